@@ -1,0 +1,52 @@
+# farm's build, test and demo entry points. `make test` and `make demo` do
+# all set-up on a fresh Debian machine (they install what is missing).
+
+GO      ?= go
+TAGS    := remote exclude_graphdriver_btrfs containers_image_openpgp
+BIN     := bin/farm
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+export CGO_ENABLED := 0
+
+.PHONY: all build test unit e2e farm-start farm-stop bench lint demo docs fuzz clean
+
+all: build
+
+build: ## Build bin/farm
+	$(GO) build -tags '$(TAGS)' -ldflags '-X main.version=$(VERSION)' -o $(BIN) ./cmd/farm
+
+unit: ## Unit tests (no engines needed)
+	$(GO) test -tags '$(TAGS)' -count=1 ./...
+
+e2e: build ## End-to-end tests against a running test farm (hack/testfarm.sh start)
+	hack/run-e2e.sh
+
+test: lint build ## Install what is missing, start the test farm, run unit and e2e tests, stop the farm
+	hack/run-tests.sh
+
+farm-start: ## Start the local test farm
+	hack/testfarm.sh start
+
+farm-stop: ## Stop the local test farm
+	hack/testfarm.sh stop
+
+fuzz: ## Run each fuzz target for a while
+	for f in FuzzParsePlatform FuzzParseDestination FuzzParseBinfmt; do \
+		$(GO) test -tags '$(TAGS)' ./farm -run '^$$' -fuzz "^$$f$$" -fuzztime 30s || exit 1; done
+
+bench: build ## Benchmarks (results go to docs/benchmarks.md)
+	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem ./...
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt needed on: $$out"; exit 1; fi
+	$(GO) vet -tags '$(TAGS)' ./...
+	$(GO) vet -tags '$(TAGS) e2e' ./cmd/farm
+
+demo: build ## Start the test farm and show it at work
+	hack/demo.sh
+
+docs: ## Generate the command reference into docs/reference
+	$(GO) run -tags '$(TAGS)' ./hack/gendocs docs/reference
+
+clean:
+	rm -rf bin

@@ -1,0 +1,107 @@
+// Package podman drives a podman engine through podman's own API bindings,
+// over a farm connection.
+package podman
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/blang/semver/v4"
+	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/bindings/system"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/farmbuild/farm/farm"
+)
+
+// Kind is the engine kind this package drives.
+const Kind = "podman"
+
+var _ farm.Builder = (*Engine)(nil)
+
+// Engine is a podman engine reached through a farm connection.
+type Engine struct {
+	conn *farm.Conn
+	// values carries the bindings connection; calls take their
+	// cancellation from their own context and only values from this one.
+	values context.Context
+	dir    string
+	stop   func()
+}
+
+// New connects podman's bindings to the engine behind conn. The bindings
+// can only dial a socket path, so an SSH connection is served on a private
+// local socket; farm's own strict SSH carries it.
+func New(ctx context.Context, conn *farm.Conn) (*Engine, error) {
+	dir, err := os.MkdirTemp("", "farm-podman-")
+	if err != nil {
+		return nil, err
+	}
+	path, stop, err := conn.Forward(context.Background(), dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	e := &Engine{conn: conn, dir: dir, stop: stop}
+	values, err := bindings.NewConnection(withValues(ctx, context.Background()), "unix://"+path)
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("podman API on %s: %w", conn.Name, err)
+	}
+	e.values = context.WithoutCancel(values)
+	return e, nil
+}
+
+// Close stops the local forwarding.
+func (e *Engine) Close() error {
+	e.stop()
+	return os.RemoveAll(e.dir)
+}
+
+// ctx returns a context with ctx's cancellation and the bindings' values.
+func (e *Engine) ctx(ctx context.Context) context.Context {
+	return withValues(ctx, e.values)
+}
+
+// Info reports podman's facts. Servers from 5.6 on report the
+// architectures they emulate; older ones leave that to binfmt_misc.
+func (e *Engine) Info(ctx context.Context) (farm.EngineInfo, error) {
+	info, err := system.Info(e.ctx(ctx), nil)
+	if err != nil {
+		return farm.EngineInfo{}, fmt.Errorf("podman info on %s: %w", e.conn.Name, err)
+	}
+	out := farm.EngineInfo{Kind: Kind}
+	if info.Version.Version != "" {
+		out.Version = info.Version.Version
+		out.APIVersion = info.Version.APIVersion
+	}
+	if info.Host != nil {
+		out.Native = farm.PlatformFromEngine(info.Host.OS, info.Host.Arch, info.Host.Variant)
+		out.CPUs = info.Host.CPUs
+		out.MemoryBytes = info.Host.MemTotal
+		if v, err := semver.ParseTolerant(out.Version); err == nil && v.GTE(semver.Version{Major: 5, Minor: 6}) {
+			out.EmulationReported = true
+			out.Emulated = parseEmulated(info.Host.OS, info.Host.EmulatedArchitectures)
+		}
+	}
+	if info.Store != nil {
+		out.StorageRoot = info.Store.GraphRoot
+	}
+	return out, nil
+}
+
+// parseEmulated reads podman's emulatedArchitectures ("linux/arm64" or "arm64").
+func parseEmulated(os string, archs []string) []ocispec.Platform {
+	var out []ocispec.Platform
+	for _, a := range archs {
+		if !strings.Contains(a, "/") {
+			a = os + "/" + a
+		}
+		if p, err := farm.ParsePlatform(a); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/farmbuild/farm/farm"
+)
+
+// isolate points podman's configuration files at a fresh directory.
+func isolate(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	t.Setenv("HOME", dir)
+	conf := filepath.Join(dir, "containers.conf")
+	if err := os.WriteFile(conf, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CONTAINERS_CONF", conf)
+	t.Setenv("CONTAINERS_CONF_OVERRIDE", "")
+	t.Setenv("PODMAN_CONNECTIONS_CONF", filepath.Join(dir, "podman-connections.json"))
+	return dir
+}
+
+// farmCLI runs the farm command tree in-process.
+func farmCLI(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	root := NewRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+// mustCLI runs farm and fails the test on an error.
+func mustCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := farmCLI(t, args...)
+	if err != nil {
+		t.Fatalf("farm %s: %v\nstderr: %s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+// wantExit runs farm, expects it to fail with the given exit code, and
+// returns the error message, which must be one line.
+func wantExit(t *testing.T, code int, args ...string) string {
+	t.Helper()
+	_, _, err := farmCLI(t, args...)
+	if err == nil {
+		t.Fatalf("farm %s: expected exit %d, got success", strings.Join(args, " "), code)
+	}
+	if got := exitCode(err); got != code {
+		t.Errorf("farm %s: exit %d, want %d (%v)", strings.Join(args, " "), got, code, err)
+	}
+	if msg := oneLine(err); strings.Contains(err.Error(), "\n") && msg == "" {
+		t.Errorf("empty error message")
+	}
+	return oneLine(err)
+}
+
+func TestConnectionCommands(t *testing.T) {
+	isolate(t)
+	mustCLI(t, "connection", "add", "n1", "unix:///run/n1.sock")
+	mustCLI(t, "connection", "add", "--identity", "key", "n2", "ssh://root@host.example:2222/run/podman/podman.sock")
+	mustCLI(t, "connection", "add", "--default", "n3", "root@other.example:22/run/docker.sock")
+
+	out := mustCLI(t, "connection", "list")
+	for _, want := range []string{"NAME", "n1", "unix:///run/n1.sock", "ssh://root@host.example:2222/run/podman/podman.sock", "ssh://root@other.example:22/run/docker.sock"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("connection list lacks %q:\n%s", want, out)
+		}
+	}
+	var conns []farm.Connection
+	if err := json.Unmarshal([]byte(mustCLI(t, "connection", "list", "--format", "json")), &conns); err != nil {
+		t.Fatal(err)
+	}
+	if len(conns) != 3 || !conns[2].Default || conns[0].Default || !filepath.IsAbs(conns[1].Identity) {
+		t.Errorf("json list: %+v", conns)
+	}
+
+	mustCLI(t, "connection", "rename", "n1", "first")
+	mustCLI(t, "connection", "rm", "n2")
+	if err := json.Unmarshal([]byte(mustCLI(t, "connection", "ls", "--format", "json")), &conns); err != nil {
+		t.Fatal(err)
+	}
+	if len(conns) != 2 || conns[0].Name != "first" || conns[1].Name != "n3" {
+		t.Errorf("after rename and remove: %+v", conns)
+	}
+}
+
+func TestConnectionErrors(t *testing.T) {
+	isolate(t)
+	mustCLI(t, "connection", "add", "n1", "unix:///run/n1.sock")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"connection", "add", "n1", "unix:///x"}, exitUsage, `connection "n1" already exists`},
+		{[]string{"connection", "add", "x", "tcp://host:1"}, exitUsage, "unsupported scheme"},
+		{[]string{"connection", "add", "x", "unix://relative"}, exitUsage, "absolute path"},
+		{[]string{"connection", "add", "x"}, exitUsage, "takes 2 argument(s)"},
+		{[]string{"connection", "remove", "nope"}, exitUsage, `connection "nope": not found`},
+		{[]string{"connection", "rename", "nope", "x"}, exitUsage, "not found"},
+		{[]string{"connection", "list", "--format", "xml"}, exitUsage, "use table or json"},
+		{[]string{"connection", "add", "--bogus", "a", "b"}, exitUsage, "unknown flag"},
+		{[]string{"--log-level", "loud", "connection", "list"}, exitUsage, "--log-level"},
+	} {
+		msg := wantExit(t, tc.code, tc.args...)
+		if !strings.Contains(msg, tc.want) {
+			t.Errorf("farm %s: error %q lacks %q", strings.Join(tc.args, " "), msg, tc.want)
+		}
+	}
+}
+
+func TestFarmCommands(t *testing.T) {
+	isolate(t)
+	mustCLI(t, "connection", "add", "a", "unix:///a.sock")
+	mustCLI(t, "connection", "add", "b", "unix:///b.sock")
+	mustCLI(t, "create", "f1", "a")
+	mustCLI(t, "create", "f2")
+	mustCLI(t, "update", "f2", "--add", "a,b")
+	mustCLI(t, "update", "f2", "--remove", "a", "--default")
+
+	var farms []farm.Farm
+	if err := json.Unmarshal([]byte(mustCLI(t, "list", "--format", "json")), &farms); err != nil {
+		t.Fatal(err)
+	}
+	if len(farms) != 2 || farms[0].Default || !farms[1].Default || strings.Join(farms[1].Connections, ",") != "b" {
+		t.Fatalf("farms: %+v", farms)
+	}
+	if out := mustCLI(t, "list"); !strings.Contains(out, "f2") || !strings.Contains(out, "CONNECTIONS") {
+		t.Errorf("table: %s", out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"create", "f1"}, "already exists"},
+		{[]string{"create", "f3", "nope"}, `connection "nope": not found`},
+		{[]string{"update", "nope", "--default"}, `farm "nope": not found`},
+		{[]string{"update", "f1"}, "nothing to update"},
+		{[]string{"remove"}, "give farm names or --all"},
+		{[]string{"remove", "f1", "--all"}, "give farm names or --all"},
+		{[]string{"remove", "nope"}, `farm "nope": not found`},
+		{[]string{"status", "--farm", "nope"}, `farm "nope": not found`},
+		{[]string{"status", "--format", "yaml"}, "use table or json"},
+	} {
+		if msg := wantExit(t, exitUsage, tc.args...); !strings.Contains(msg, tc.want) {
+			t.Errorf("farm %s: error %q lacks %q", strings.Join(tc.args, " "), msg, tc.want)
+		}
+	}
+
+	mustCLI(t, "remove", "f2")
+	if err := json.Unmarshal([]byte(mustCLI(t, "list", "--format", "json")), &farms); err != nil {
+		t.Fatal(err)
+	}
+	if len(farms) != 1 || !farms[0].Default {
+		t.Errorf("after removing the default farm the remaining one must be default: %+v", farms)
+	}
+	mustCLI(t, "remove", "--all")
+	if out := mustCLI(t, "list", "--format", "json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("after --all: %s", out)
+	}
+	// Connections stay when farms go.
+	if out := mustCLI(t, "connection", "list"); !strings.Contains(out, "a.sock") {
+		t.Errorf("connections lost: %s", out)
+	}
+}
+
+func TestStatusWithoutConnections(t *testing.T) {
+	isolate(t)
+	msg := wantExit(t, exitInfra, "status")
+	if !strings.Contains(msg, "farm connection add") {
+		t.Errorf("status with no connections must say how to add one: %q", msg)
+	}
+	mustCLI(t, "create", "empty")
+	if msg := wantExit(t, exitInfra, "status"); !strings.Contains(msg, "has no connections") {
+		t.Errorf("empty farm: %q", msg)
+	}
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/farmbuild/farm/farm"
+)
+
+// Exit codes. They are documented in docs/exit-codes.md; scripts rely on them.
+const (
+	// exitFailure is any failure not listed below.
+	exitFailure = 1
+	// exitUsage means bad usage: unknown flag, wrong arguments, invalid
+	// input, or a named connection or farm that does not exist.
+	exitUsage = 2
+	// exitInfra means infrastructure failure: a node unreachable, a host
+	// key refused, no node able to serve the request.
+	exitInfra = 3
+)
+
+// usageError marks an error as the user's to fix on the command line.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// exitCode maps an error to the process exit status.
+func exitCode(err error) int {
+	var u usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &u),
+		errors.Is(err, farm.ErrNotFound),
+		errors.Is(err, farm.ErrExists),
+		errors.Is(err, farm.ErrInvalidDestination),
+		errors.Is(err, farm.ErrInvalidPlatform):
+		return exitUsage
+	case errors.Is(err, farm.ErrNodeDown), errors.Is(err, farm.ErrHostKey), errors.Is(err, farm.ErrNoConnections):
+		return exitInfra
+	default:
+		return exitFailure
+	}
+}

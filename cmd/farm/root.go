@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/farmbuild/farm/builders"
+	"github.com/farmbuild/farm/farm"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// rootOptions are the options every command shares.
+type rootOptions struct {
+	logLevel string
+	logger   *slog.Logger
+	store    farm.Store
+	open     farm.Opener
+}
+
+// NewRootCmd returns the farm command tree.
+func NewRootCmd() *cobra.Command {
+	ro := &rootOptions{open: builders.Open}
+	root := &cobra.Command{
+		Use:   "farm",
+		Short: "Build multi-arch container images on a farm of podman and docker engines",
+		Long: `farm sends a build to podman and docker engines on machines of different CPU
+architectures over SSH, builds every platform natively where it can, and
+assembles one multi-arch manifest list. Connections and farms are shared with
+podman's own configuration files.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(cmd.ErrOrStderr(), ro.logLevel)
+			if err != nil {
+				return err
+			}
+			ro.logger = logger
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentFlags().StringVar(&ro.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	root.AddCommand(
+		newConnectionCmd(ro),
+		newCreateCmd(ro),
+		newListCmd(ro),
+		newUpdateCmd(ro),
+		newRemoveCmd(ro),
+		newStatusCmd(ro),
+	)
+	return root
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", level)}
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// exactArgs is cobra.ExactArgs with a usage error that names the command's use line.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s takes %d argument(s), got %d: usage: %s", cmd.CommandPath(), n, len(args), cmd.UseLine())}
+		}
+		return nil
+	}
+}
+
+// minArgs is cobra.MinimumNArgs with a usage error.
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usageError{fmt.Errorf("%s needs at least %d argument(s): usage: %s", cmd.CommandPath(), n, cmd.UseLine())}
+		}
+		return nil
+	}
+}
+
+// oneLine folds an error message onto one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

@@ -1,0 +1,203 @@
+package farm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Conn is an open connection to one node: an SSH client (none for a local
+// unix socket) and the path of the engine's API socket on that machine.
+// It is safe for concurrent use.
+type Conn struct {
+	// Name is the connection's name.
+	Name string
+	// Dest is the parsed destination, with the socket filled in.
+	Dest   Destination
+	client *ssh.Client
+}
+
+// Connect opens a connection to c. For an ssh destination without a socket
+// path the engine socket is discovered on the host.
+func Connect(ctx context.Context, c Connection) (*Conn, error) {
+	d, err := ParseDestination(c.URI)
+	if err != nil {
+		return nil, err
+	}
+	conn := &Conn{Name: c.Name, Dest: d}
+	if d.Scheme == "unix" {
+		return conn, nil
+	}
+	t, err := resolveSSH(d, c.Identity)
+	if err != nil {
+		return nil, err
+	}
+	conn.client, err = dialSSH(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if conn.Dest.Socket == "" {
+		sock, err := conn.discoverSocket(ctx)
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		conn.Dest.Socket = sock
+	}
+	return conn, nil
+}
+
+// Close closes the SSH connection.
+func (c *Conn) Close() error {
+	if c.client == nil {
+		return nil
+	}
+	return c.client.Close()
+}
+
+// DialEngine opens a stream to the engine's API socket.
+func (c *Conn) DialEngine(ctx context.Context) (net.Conn, error) {
+	if c.client == nil {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", c.Dest.Socket)
+	}
+	conn, err := c.client.DialContext(ctx, "unix", c.Dest.Socket)
+	if err != nil {
+		return nil, fmt.Errorf("opening engine socket %s on %s: %w", c.Dest.Socket, c.Dest.Host, err)
+	}
+	return conn, nil
+}
+
+// Run runs a POSIX shell script on the node's host (locally for a unix
+// destination) and returns its standard output. A non-zero exit is an error
+// that carries the script's standard error.
+func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	var err error
+	if c.client == nil {
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", script)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err = cmd.Run()
+	} else {
+		err = c.runSSH(ctx, script, &stdout, &stderr)
+	}
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg != "" {
+			return stdout.Bytes(), fmt.Errorf("%w: %s", err, msg)
+		}
+		return stdout.Bytes(), err
+	}
+	return stdout.Bytes(), nil
+}
+
+func (c *Conn) runSSH(ctx context.Context, script string, stdout, stderr io.Writer) error {
+	sess, err := c.client.NewSession()
+	if err != nil {
+		return fmt.Errorf("opening ssh session: %w", err)
+	}
+	defer sess.Close()
+	sess.Stdout, sess.Stderr = stdout, stderr
+	stop := context.AfterFunc(ctx, func() {
+		_ = sess.Signal(ssh.SIGTERM)
+		sess.Close()
+	})
+	defer stop()
+	err = sess.Run(script)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// discoverSocket finds the engine's API socket on the host as podman does:
+// ask podman for its remote socket path, else look for docker's socket.
+func (c *Conn) discoverSocket(ctx context.Context) (string, error) {
+	const script = `if command -v podman >/dev/null 2>&1; then
+  p=$(podman info --format '{{.Host.RemoteSocket.Path}}' 2>/dev/null) && [ -n "$p" ] && { echo "$p"; exit 0; }
+fi
+for s in /run/docker.sock /var/run/docker.sock; do [ -S "$s" ] && { echo "$s"; exit 0; }; done
+exit 3`
+	out, err := c.Run(ctx, script)
+	sock := strings.TrimPrefix(strings.TrimSpace(string(out)), "unix://")
+	if err != nil || !strings.HasPrefix(sock, "/") {
+		return "", fmt.Errorf("no podman or docker engine socket found on %s: give the socket path in the URI, e.g. ssh://user@%s/run/podman/podman.sock", c.Dest.Host, c.Dest.Host)
+	}
+	return sock, nil
+}
+
+// Forward serves the engine socket on a local unix socket inside dir, for
+// client libraries that can only dial a socket path. The returned stop
+// function closes the listener and every forwarded stream.
+func (c *Conn) Forward(ctx context.Context, dir string) (string, func(), error) {
+	if c.client == nil {
+		return c.Dest.Socket, func() {}, nil
+	}
+	path := filepath.Join(dir, "engine.sock")
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return "", nil, fmt.Errorf("forwarding %s: %w", c.Name, err)
+	}
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			local, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.pipe(ctx, local)
+			}()
+		}
+	}()
+	stop := func() {
+		cancel()
+		ln.Close()
+		wg.Wait()
+		_ = os.Remove(path)
+	}
+	return path, stop, nil
+}
+
+// pipe copies between a local stream and a new stream to the engine until
+// either side closes or ctx ends.
+func (c *Conn) pipe(ctx context.Context, local net.Conn) {
+	defer local.Close()
+	remote, err := c.DialEngine(ctx)
+	if err != nil {
+		return
+	}
+	defer remote.Close()
+	stop := context.AfterFunc(ctx, func() { local.Close(); remote.Close() })
+	defer stop()
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(remote, local); closeWrite(remote); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(local, remote); closeWrite(local); done <- struct{}{} }()
+	<-done
+	<-done
+}
+
+func closeWrite(c net.Conn) {
+	type closeWriter interface{ CloseWrite() error }
+	if cw, ok := c.(closeWriter); ok {
+		if err := cw.CloseWrite(); err == nil || errors.Is(err, net.ErrClosed) {
+			return
+		}
+	}
+}

@@ -1,0 +1,56 @@
+package farm
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors returned (wrapped) by this package. Test with errors.Is.
+var (
+	// ErrNotFound means a named connection or farm does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists means a connection or farm of that name already exists.
+	ErrExists = errors.New("already exists")
+	// ErrInvalidDestination means a connection URI cannot be used.
+	ErrInvalidDestination = errors.New("invalid destination")
+	// ErrInvalidPlatform means a platform string cannot be parsed.
+	ErrInvalidPlatform = errors.New("invalid platform")
+	// ErrHostKey means the SSH server's host key is unknown, changed or revoked.
+	ErrHostKey = errors.New("host key verification failed")
+	// ErrNodeDown means at least one node of a farm could not be reached.
+	ErrNodeDown = errors.New("node unreachable")
+	// ErrNoConnections means there is no connection to act on.
+	ErrNoConnections = errors.New("no connections configured")
+)
+
+// HostKeyError describes a host key that strict checking refused. It wraps
+// ErrHostKey and tells the user exactly how to trust the host when that is
+// what they want.
+type HostKeyError struct {
+	// Host is the address as written in known_hosts, e.g. "[127.0.0.1]:2222".
+	Host string
+	// Fingerprint is the SHA256 fingerprint of the key the server offered.
+	Fingerprint string
+	// KeyType is the type of the key the server offered, e.g. "ssh-ed25519".
+	KeyType string
+	// KnownHosts is the file that was consulted and that a trust command writes to.
+	KnownHosts string
+	// Changed is true when known_hosts holds a different key for the host.
+	Changed bool
+	// Line is the known_hosts line of the conflicting key when Changed.
+	Line string
+	// TrustCommand is a shell command that adds the offered key to KnownHosts.
+	TrustCommand string
+}
+
+func (e *HostKeyError) Error() string {
+	if e.Changed {
+		return fmt.Sprintf("host key of %s has CHANGED (now %s %s, %s holds another key at %s): this may be an attack; if the host was really re-keyed, remove the old entry with: ssh-keygen -R '%s' -f %s",
+			e.Host, e.KeyType, e.Fingerprint, e.KnownHosts, e.Line, e.Host, e.KnownHosts)
+	}
+	return fmt.Sprintf("host key of %s is not known (%s %s); check the fingerprint, then trust it with: %s",
+		e.Host, e.KeyType, e.Fingerprint, e.TrustCommand)
+}
+
+// Unwrap makes errors.Is(err, ErrHostKey) true.
+func (e *HostKeyError) Unwrap() error { return ErrHostKey }

@@ -1,0 +1,161 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+)
+
+// NodeStatus is what `farm status` reports for one node.
+type NodeStatus struct {
+	// Name is the connection's name.
+	Name string `json:"name"`
+	// URI is the connection's URI.
+	URI string `json:"uri"`
+	// Reachable is true when the engine answered.
+	Reachable bool `json:"reachable"`
+	// Error says why the node is not reachable.
+	Error string `json:"error,omitempty"`
+	// Kind is "podman" or "docker".
+	Kind string `json:"kind,omitempty"`
+	// Version is the engine's version.
+	Version string `json:"version,omitempty"`
+	// Native is the platform the node builds natively.
+	Native string `json:"native,omitempty"`
+	// Emulated are the platforms the node builds under emulation.
+	Emulated []string `json:"emulated"`
+	// EmulationSource says where Emulated comes from: "engine" or "binfmt_misc".
+	EmulationSource string `json:"emulationSource,omitempty"`
+	// CPUs is the node's CPU count.
+	CPUs int `json:"cpus,omitempty"`
+	// MemoryBytes is the node's total memory.
+	MemoryBytes int64 `json:"memoryBytes,omitempty"`
+	// StorageRoot is where the engine stores images.
+	StorageRoot string `json:"storageRoot,omitempty"`
+	// FreeBytes is the free space under StorageRoot; -1 when unknown.
+	FreeBytes int64 `json:"freeBytes"`
+}
+
+// StatusOptions tune Status.
+type StatusOptions struct {
+	// Timeout bounds the inquiry of each node; zero means 20 seconds.
+	Timeout time.Duration
+	// Parallel bounds how many nodes are asked at once; zero means 16.
+	Parallel int
+	// Logger receives debug lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// Status asks every connection's node for its facts, in parallel. Every
+// node gets a NodeStatus in the order of conns; a node that cannot be
+// reached is reported as such and the returned error wraps ErrNodeDown.
+func Status(ctx context.Context, conns []Connection, open Opener, opts StatusOptions) ([]NodeStatus, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = 20 * time.Second
+	}
+	if opts.Parallel == 0 {
+		opts.Parallel = 16
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	out := make([]NodeStatus, len(conns))
+	var g errgroup.Group
+	g.SetLimit(opts.Parallel)
+	for i, c := range conns {
+		g.Go(func() error {
+			nctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+			defer cancel()
+			out[i] = nodeStatus(nctx, c, open)
+			if nctx.Err() != nil && !out[i].Reachable {
+				out[i].Error = fmt.Sprintf("no answer within %s: %s", opts.Timeout, out[i].Error)
+			}
+			log.Debug("node status", "node", c.Name, "reachable", out[i].Reachable, "error", out[i].Error)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var errs []error
+	for _, s := range out {
+		if !s.Reachable {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Name, ErrNodeDown))
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func nodeStatus(ctx context.Context, c Connection, open Opener) NodeStatus {
+	s := NodeStatus{Name: c.Name, URI: c.URI, FreeBytes: -1, Emulated: []string{}}
+	conn, err := Connect(ctx, c)
+	if err != nil {
+		s.Error = err.Error()
+		return s
+	}
+	defer conn.Close()
+	s.URI = conn.Dest.String()
+	b, err := open(ctx, conn)
+	if err != nil {
+		s.Error = err.Error()
+		return s
+	}
+	info, err := b.Info(ctx)
+	if err != nil {
+		s.Error = err.Error()
+		return s
+	}
+	s.Reachable = true
+	s.Kind, s.Version = info.Kind, info.Version
+	s.Native = FormatPlatform(info.Native)
+	s.CPUs, s.MemoryBytes, s.StorageRoot = info.CPUs, info.MemoryBytes, info.StorageRoot
+	emulated, source := info.Emulated, "engine"
+	if !info.EmulationReported {
+		emulated, source = HostEmulation(ctx, conn), "binfmt_misc"
+	}
+	s.EmulationSource = source
+	for _, p := range emulated {
+		if !PlatformSatisfies(info.Native, p) {
+			s.Emulated = append(s.Emulated, FormatPlatform(p))
+		}
+	}
+	if info.StorageRoot != "" {
+		s.FreeBytes = FreeSpace(ctx, conn, info.StorageRoot)
+	}
+	return s
+}
+
+// HostEmulation reads binfmt_misc on the node's host and returns the
+// platforms it can run under emulation. Errors mean no emulation.
+func HostEmulation(ctx context.Context, conn *Conn) []ocispec.Platform {
+	out, err := conn.Run(ctx, binfmtScript)
+	if err != nil {
+		return nil
+	}
+	return ParseBinfmt(out)
+}
+
+// FreeSpace returns the bytes available under dir on the node's host, or
+// -1 when that cannot be found out.
+func FreeSpace(ctx context.Context, conn *Conn, dir string) int64 {
+	out, err := conn.Run(ctx, "df -Pk "+shellQuote(dir)+" | awk 'NR==2 {print $4}'")
+	if err != nil {
+		return -1
+	}
+	kb, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return kb * 1024
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
