@@ -12,7 +12,7 @@ export CGO_ENABLED := 0
 all: build
 
 build: ## Build bin/farm
-	$(GO) build -tags '$(TAGS)' -ldflags '-X main.version=$(VERSION)' -o $(BIN) ./cmd/farm
+	$(GO) build -tags '$(TAGS)' -ldflags '-X github.com/farmbuild/farm/cmd.version=$(VERSION)' -o $(BIN) ./cmd/farm
 
 unit: ## Unit tests (no engines needed)
 	$(GO) test -tags '$(TAGS)' -count=1 ./...
@@ -40,7 +40,7 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed on: $$out"; exit 1; fi
 	$(GO) vet -tags '$(TAGS)' ./...
-	$(GO) vet -tags '$(TAGS) e2e' ./cmd/farm
+	$(GO) vet -tags '$(TAGS) e2e' ./cmd
 
 demo: build ## Start the test farm and show it at work
 	hack/demo.sh

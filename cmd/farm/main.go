@@ -8,14 +8,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/farmbuild/farm/cmd"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := NewRootCmd().ExecuteContext(ctx)
+	err := cmd.NewRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", oneLine(err))
-		os.Exit(exitCode(err))
+		fmt.Fprintln(os.Stderr, "Error:", cmd.OneLine(err))
+		os.Exit(cmd.ExitCode(err))
 	}
 }

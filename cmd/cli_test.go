@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"bytes"
@@ -58,13 +58,13 @@ func wantExit(t *testing.T, code int, args ...string) string {
 	if err == nil {
 		t.Fatalf("farm %s: expected exit %d, got success", strings.Join(args, " "), code)
 	}
-	if got := exitCode(err); got != code {
+	if got := ExitCode(err); got != code {
 		t.Errorf("farm %s: exit %d, want %d (%v)", strings.Join(args, " "), got, code, err)
 	}
-	if msg := oneLine(err); strings.Contains(err.Error(), "\n") && msg == "" {
+	if msg := OneLine(err); strings.Contains(err.Error(), "\n") && msg == "" {
 		t.Errorf("empty error message")
 	}
-	return oneLine(err)
+	return OneLine(err)
 }
 
 func TestConnectionCommands(t *testing.T) {

@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 	"github.com/farmbuild/farm/farm"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X github.com/farmbuild/farm/cmd.version=...".
 var version = "dev"
 
 // rootOptions are the options every command shares.
@@ -86,7 +86,7 @@ func minArgs(n int) cobra.PositionalArgs {
 	}
 }
 
-// oneLine folds an error message onto one line.
-func oneLine(err error) string {
+// OneLine folds an error message onto one line.
+func OneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }

@@ -1,4 +1,4 @@
-package main
+package cmd
 
 import (
 	"errors"
@@ -24,8 +24,8 @@ type usageError struct{ err error }
 func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
-// exitCode maps an error to the process exit status.
-func exitCode(err error) int {
+// ExitCode maps an error to the process exit status.
+func ExitCode(err error) int {
 	var u usageError
 	switch {
 	case err == nil:
