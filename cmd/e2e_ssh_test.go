@@ -3,7 +3,6 @@
 package cmd
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,38 +72,56 @@ func TestE2ENoKey(t *testing.T) {
 	}
 }
 
-// TestE2EPodmanInterop checks that a connection podman itself adds is seen
-// by farm and usable. (Debian's podman 4 keeps connections in
-// containers.conf; podman 5 in podman-connections.json, which farm writes.)
+// TestE2EPodmanInterop checks that connections podman itself adds are seen
+// by farm and usable, and that podman still reads its configuration after
+// farm wrote its file. Debian's podman 4 keeps connections in
+// containers.conf (podman 5 in podman-connections.json, which farm writes),
+// and podman 4.3.1 drops the socket path of an ssh URI, so farm discovers it.
 func TestE2EPodmanInterop(t *testing.T) {
 	home := e2eHome(t, true)
-	podman := exec.Command("podman", "system", "connection", "add", "--identity", theFarm.identity, "frompodman", theFarm.podman1)
-	podman.Env = append(os.Environ(), "HOME="+home)
-	if out, err := podman.CombinedOutput(); err != nil {
-		t.Fatalf("podman system connection add: %v\n%s", err, out)
+	podman := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("podman", args...)
+		cmd.Env = append(os.Environ(), "HOME="+home)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
 	}
-	c := connectionNamed(t, "frompodman")
-	if c.URI != theFarm.podman1 || c.Identity != theFarm.identity {
-		t.Errorf("podman's connection as farm reads it: %+v", c)
+	podman("system", "connection", "add", "--identity", theFarm.identity, "podssh", theFarm.podman1)
+	podman("system", "connection", "add", "podunix", "unix://"+os.Getenv("FARM_TEST_PODMAN2_SOCK"))
+
+	c := connectionNamed(t, "podssh")
+	if !strings.HasPrefix(theFarm.podman1, c.URI) || c.Identity != theFarm.identity || c.ReadWrite || !c.Default {
+		t.Errorf("podman's ssh connection as farm reads it: %+v", c)
 	}
-	mustCLI(t, "connection", "add", "fromfarm", theFarm.podman2)
+	if c := connectionNamed(t, "podunix"); c.URI != "unix://"+os.Getenv("FARM_TEST_PODMAN2_SOCK") || c.ReadWrite {
+		t.Errorf("podman's unix connection as farm reads it: %+v", c)
+	}
+	addNode(t, "fromfarm", theFarm.podman1)
+	mustCLI(t, "create", "mixed", "fromfarm")
+	if msg := wantExit(t, exitUsage, "update", "mixed", "--add", "podunix"); !strings.Contains(msg, "containers.conf") {
+		t.Errorf("a JSON farm cannot hold a containers.conf connection (podman's rule): %s", msg)
+	}
 	s, err := statusOf(t)
-	if err != nil {
-		t.Fatalf("status over podman's and farm's connections: %v %+v", err, s)
+	if err != nil || !s.Nodes[0].Reachable {
+		t.Fatalf("status of a farm-made connection: %v %+v", err, s)
+	}
+	mustCLI(t, "remove", "--all")
+	s, _ = statusOf(t)
+	if n := nodeByName(t, s, "podunix"); !n.Reachable || n.Kind != "podman" {
+		t.Errorf("status through podman's own connection: %+v", n)
 	}
 
-	// podman sees nothing broken after farm wrote its file.
-	list := exec.Command("podman", "system", "connection", "list", "--format", "{{.Name}}")
-	list.Env = append(os.Environ(), "HOME="+home)
-	out, err := list.CombinedOutput()
-	if err != nil {
-		t.Fatalf("podman system connection list: %v\n%s", err, out)
+	// podman still lists its connections after farm wrote podman-connections.json.
+	out := podman("system", "connection", "list", "--format", "{{.Name}}")
+	if !strings.Contains(out, "podssh") || !strings.Contains(out, "podunix") {
+		t.Errorf("podman lost its connections: %q", out)
 	}
-	var names []string
-	for sc := bufio.NewScanner(strings.NewReader(string(out))); sc.Scan(); {
-		names = append(names, strings.TrimSpace(sc.Text()))
-	}
-	if !strings.Contains(strings.Join(names, ","), "frompodman") {
-		t.Errorf("podman lost its connection: %q", out)
+	podman("system", "connection", "remove", "podunix")
+	conns := mustCLI(t, "connection", "list")
+	if strings.Contains(conns, "podunix") || !strings.Contains(conns, "fromfarm") {
+		t.Errorf("after podman removed its connection: %s", conns)
 	}
 }

@@ -33,6 +33,7 @@ func ExitCode(err error) int {
 	case errors.As(err, &u),
 		errors.Is(err, farm.ErrNotFound),
 		errors.Is(err, farm.ErrExists),
+		errors.Is(err, farm.ErrReadOnly),
 		errors.Is(err, farm.ErrInvalidDestination),
 		errors.Is(err, farm.ErrInvalidPlatform):
 		return exitUsage

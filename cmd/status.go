@@ -83,6 +83,9 @@ func writeStatusTable(cmd *cobra.Command, nodes []farm.NodeStatus) error {
 			continue
 		}
 		emulated := strings.Join(n.Emulated, ",")
+		if strings.HasPrefix(n.Native, "linux/") {
+			emulated = strings.ReplaceAll(emulated, "linux/", "")
+		}
 		if emulated == "" {
 			emulated = "-"
 		}

@@ -160,7 +160,7 @@ func mustOwnConnection(f *config.ConnectionsFile, name string) error {
 	}
 	if cfg, err := loadContainersConf(); err == nil {
 		if _, ok := cfg.Engine.ServiceDestinations[name]; ok {
-			return fmt.Errorf("connection %q is defined in containers.conf, which farm does not change: edit that file", name)
+			return fmt.Errorf("connection %q is defined in containers.conf: %w: edit containers.conf, or add it again with farm connection add (farms can only hold connections of podman-connections.json)", name, ErrReadOnly)
 		}
 	}
 	return fmt.Errorf("connection %q: %w: see farm connection list", name, ErrNotFound)

@@ -11,6 +11,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExists means a connection or farm of that name already exists.
 	ErrExists = errors.New("already exists")
+	// ErrReadOnly means a connection or farm lives in containers.conf, which
+	// farm reads but never changes.
+	ErrReadOnly = errors.New("farm changes only podman-connections.json")
 	// ErrInvalidDestination means a connection URI cannot be used.
 	ErrInvalidDestination = errors.New("invalid destination")
 	// ErrInvalidPlatform means a platform string cannot be parsed.

@@ -24,8 +24,15 @@ func dialSSH(ctx context.Context, t sshTarget) (*ssh.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Dial before looking for keys, so an unreachable host says so.
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", t.addr())
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", t.addr(), err)
+	}
 	auth, closeAgent, err := authMethods(t)
 	if err != nil {
+		raw.Close()
 		return nil, err
 	}
 	defer closeAgent()
@@ -34,11 +41,6 @@ func dialSSH(ctx context.Context, t sshTarget) (*ssh.Client, error) {
 		Auth:              auth,
 		HostKeyCallback:   hostKeys.check,
 		HostKeyAlgorithms: hostKeys.algorithms(t.addr()),
-	}
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", t.addr())
-	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", t.addr(), err)
 	}
 	// Bound the handshake by the context: closing the socket aborts it.
 	stop := context.AfterFunc(ctx, func() { raw.Close() })

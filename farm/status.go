@@ -106,6 +106,7 @@ func nodeStatus(ctx context.Context, c Connection, open Opener) NodeStatus {
 		s.Error = err.Error()
 		return s
 	}
+	defer b.Close()
 	info, err := b.Info(ctx)
 	if err != nil {
 		s.Error = err.Error()
