@@ -190,7 +190,9 @@ conffarm = ["legacy"]
 	}
 	farms, err := s.Farms()
 	must(t, err)
-	if got := names(farms, func(f Farm) string { return fmt.Sprintf("%s:%s:%v", f.Name, strings.Join(f.Connections, "+"), f.Default) }); got != "conffarm:legacy:false,empty::false,one:a:true,two:a+b:false" {
+	if got := names(farms, func(f Farm) string {
+		return fmt.Sprintf("%s:%s:%v", f.Name, strings.Join(f.Connections, "+"), f.Default)
+	}); got != "conffarm:legacy:false,empty::false,one:a:true,two:a+b:false" {
 		t.Fatalf("farms = %s", got)
 	}
 

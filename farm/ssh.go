@@ -69,7 +69,7 @@ func dialSSH(ctx context.Context, t sshTarget) (*ssh.Client, error) {
 type hostKeyChecker struct {
 	target sshTarget
 	files  []string
-	cb    ssh.HostKeyCallback // nil when no known_hosts file exists
+	cb     ssh.HostKeyCallback // nil when no known_hosts file exists
 }
 
 func strictHostKeys(t sshTarget) (*hostKeyChecker, error) {
