@@ -8,7 +8,8 @@ import (
 
 // Exit codes. They are documented in docs/exit-codes.md; scripts rely on them.
 const (
-	// exitFailure is any failure not listed below.
+	// exitFailure is a failed build (a platform's build failed), or any
+	// failure not listed below.
 	exitFailure = 1
 	// exitUsage means bad usage: unknown flag, wrong arguments, invalid
 	// input, or a named connection or farm that does not exist.
@@ -16,6 +17,9 @@ const (
 	// exitInfra means infrastructure failure: a node unreachable, a host
 	// key refused, no node able to serve the request.
 	exitInfra = 3
+	// exitOutput means every platform built but storing or pushing the
+	// result failed; nothing was tagged.
+	exitOutput = 4
 )
 
 // usageError marks an error as the user's to fix on the command line.
@@ -35,9 +39,14 @@ func ExitCode(err error) int {
 		errors.Is(err, farm.ErrExists),
 		errors.Is(err, farm.ErrReadOnly),
 		errors.Is(err, farm.ErrInvalidDestination),
-		errors.Is(err, farm.ErrInvalidPlatform):
+		errors.Is(err, farm.ErrInvalidPlatform),
+		errors.Is(err, farm.ErrUsage):
 		return exitUsage
-	case errors.Is(err, farm.ErrNodeDown), errors.Is(err, farm.ErrHostKey), errors.Is(err, farm.ErrNoConnections):
+	case errors.As(err, new(*farm.BuildError)):
+		return exitFailure
+	case errors.Is(err, farm.ErrOutput):
+		return exitOutput
+	case errors.Is(err, farm.ErrNodeDown), errors.Is(err, farm.ErrHostKey), errors.Is(err, farm.ErrNoConnections), errors.Is(err, farm.ErrNoCapableNode):
 		return exitInfra
 	default:
 		return exitFailure

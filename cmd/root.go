@@ -54,6 +54,7 @@ podman's own configuration files.`,
 		newUpdateCmd(ro),
 		newRemoveCmd(ro),
 		newStatusCmd(ro),
+		newBuildCmd(ro),
 	)
 	return root
 }
@@ -71,6 +72,16 @@ func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
 			return usageError{fmt.Errorf("%s takes %d argument(s), got %d: usage: %s", cmd.CommandPath(), n, len(args), cmd.UseLine())}
+		}
+		return nil
+	}
+}
+
+// maxArgs is cobra.MaximumNArgs with a usage error.
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usageError{fmt.Errorf("%s takes at most %d argument(s), got %d: usage: %s", cmd.CommandPath(), n, len(args), cmd.UseLine())}
 		}
 		return nil
 	}

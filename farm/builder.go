@@ -2,6 +2,7 @@ package farm
 
 import (
 	"context"
+	"io"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -11,6 +12,16 @@ import (
 type Builder interface {
 	// Info reports the engine's facts.
 	Info(ctx context.Context) (EngineInfo, error)
+	// Build builds every platform of the request from one upload of the
+	// context. It returns the images of the platforms that were built and,
+	// for the others, *BuildError values joined into the error.
+	Build(ctx context.Context, req NodeBuild) ([]PlatformImage, error)
+	// Push pushes an image to a registry reference (host/repo:tag).
+	Push(ctx context.Context, imageID, ref string, opts PushOptions) error
+	// Export writes the image as an OCI archive.
+	Export(ctx context.Context, imageID string, w io.Writer) error
+	// Remove removes images; images that are already gone are no error.
+	Remove(ctx context.Context, imageIDs []string) error
 	// Close releases the connection to the engine.
 	Close() error
 }
@@ -41,4 +52,56 @@ type EngineInfo struct {
 	MemoryBytes int64
 	// StorageRoot is the directory where the engine stores images.
 	StorageRoot string
+}
+
+// NodeBuild is the part of a build one node carries out.
+type NodeBuild struct {
+	// ContextDir is the local build context directory.
+	ContextDir string
+	// Containerfile is the path of the Containerfile on the client.
+	Containerfile string
+	// Excludes are .containerignore patterns; nil means the context's own
+	// .containerignore or .dockerignore.
+	Excludes []string
+	// Platforms are the platforms this node builds.
+	Platforms []ocispec.Platform
+	// BuildArgs are --build-arg values.
+	BuildArgs map[string]string
+	// Labels and Annotations are KEY=VALUE strings.
+	Labels, Annotations []string
+	// Target is the stage to build.
+	Target string
+	// NoCache disables the layer cache.
+	NoCache bool
+	// Pull is the pull policy: "", "always", "missing", "never" or "newer".
+	Pull string
+	// Secrets are --secret values (id=ID,src=PATH), sent with the context.
+	Secrets []string
+	// TLSVerify, when set, says whether registries need TLS verification.
+	TLSVerify *bool
+	// AuthFile holds only the credentials this node needs ("" for none).
+	AuthFile string
+	// Format is the image format: "oci" or "docker".
+	Format string
+	// Log receives each output line with the platform it belongs to
+	// (nil platform for lines that belong to none).
+	Log func(platform *ocispec.Platform, line string)
+}
+
+// PlatformImage is one platform's image built on a node.
+type PlatformImage struct {
+	// Platform is the requested platform.
+	Platform ocispec.Platform
+	// ImageID is the engine's full image ID.
+	ImageID string
+}
+
+// PushOptions control Builder.Push.
+type PushOptions struct {
+	// Username and Password are the credentials for the one registry pushed to.
+	Username, Password string
+	// TLSVerify, when set, says whether the registry needs TLS verification.
+	TLSVerify *bool
+	// Format is "oci" or "docker" ("" keeps the image's).
+	Format string
 }

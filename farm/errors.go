@@ -22,6 +22,8 @@ var (
 	ErrHostKey = errors.New("host key verification failed")
 	// ErrNodeDown means at least one node of a farm could not be reached.
 	ErrNodeDown = errors.New("node unreachable")
+	// ErrCanceled means a build was stopped because another platform failed.
+	ErrCanceled = errors.New("canceled because another platform failed (use --keep-going to finish the others)")
 	// ErrNoConnections means there is no connection to act on.
 	ErrNoConnections = errors.New("no connections configured")
 )
@@ -57,3 +59,37 @@ func (e *HostKeyError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrHostKey) true.
 func (e *HostKeyError) Unwrap() error { return ErrHostKey }
+
+// BuildError is the failure of one platform's build on one node.
+type BuildError struct {
+	// Platform is the platform that failed, as os/arch[/variant].
+	Platform string
+	// Node is the node that built it.
+	Node string
+	// Step is the Containerfile step that failed, when known.
+	Step string
+	// Err is the underlying error.
+	Err error
+}
+
+func (e *BuildError) Error() string {
+	if e.Step != "" {
+		return fmt.Sprintf("building %s on %s: step %s: %v", e.Platform, e.Node, e.Step, e.Err)
+	}
+	return fmt.Sprintf("building %s on %s: %v", e.Platform, e.Node, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// More sentinels, for the build.
+var (
+	// ErrUsage means the build was asked for something that cannot work
+	// as given (a missing Containerfile, no tag, ...).
+	ErrUsage = errors.New("bad usage")
+	// ErrNoCapableNode means no reachable node can build a requested platform.
+	ErrNoCapableNode = errors.New("no node can build a requested platform")
+	// ErrOutput means the images were built but storing or pushing the
+	// result failed; nothing was tagged.
+	ErrOutput = errors.New("storing the result failed")
+)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
+	"github.com/farmbuild/farm/schedule"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -60,11 +61,7 @@ func ParsePlatforms(list string) ([]ocispec.Platform, error) {
 // FormatPlatform renders a normalized platform as os/arch[/variant]. The
 // default variants (amd64 v1, arm64 v8) are left out, as podman and docker do.
 func FormatPlatform(p ocispec.Platform) string {
-	p = platforms.Normalize(p)
-	if (p.Architecture == "arm64" && p.Variant == "v8") || (p.Architecture == "amd64" && p.Variant == "v1") {
-		p.Variant = ""
-	}
-	return platforms.Format(p)
+	return schedule.Format(p)
 }
 
 // PlatformFromEngine turns the os, arch and variant an engine reports
@@ -83,6 +80,5 @@ func PlatformFromEngine(os, arch, variant string) ocispec.Platform {
 // Other architectures a CPU may run (386 on amd64, arm on arm64) are not
 // counted: not every such CPU can, and emulation covers them.
 func PlatformSatisfies(have, want ocispec.Platform) bool {
-	have, want = platforms.Normalize(have), platforms.Normalize(want)
-	return have.Architecture == want.Architecture && platforms.Only(have).Match(want)
+	return schedule.Satisfies(have, want)
 }

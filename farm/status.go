@@ -94,40 +94,24 @@ func Status(ctx context.Context, conns []Connection, open Opener, opts StatusOpt
 
 func nodeStatus(ctx context.Context, c Connection, open Opener) NodeStatus {
 	s := NodeStatus{Name: c.Name, URI: c.URI, FreeBytes: -1, Emulated: []string{}}
-	conn, err := Connect(ctx, c)
+	n, err := OpenNode(ctx, c, open)
 	if err != nil {
 		s.Error = err.Error()
 		return s
 	}
-	defer conn.Close()
-	s.URI = conn.Dest.String()
-	b, err := open(ctx, conn)
-	if err != nil {
-		s.Error = err.Error()
-		return s
-	}
-	defer b.Close()
-	info, err := b.Info(ctx)
-	if err != nil {
-		s.Error = err.Error()
-		return s
-	}
+	defer n.Close()
+	info := n.Info
 	s.Reachable = true
+	s.URI = n.Conn.Dest.String()
 	s.Kind, s.Version = info.Kind, info.Version
 	s.Native = FormatPlatform(info.Native)
 	s.CPUs, s.MemoryBytes, s.StorageRoot = info.CPUs, info.MemoryBytes, info.StorageRoot
-	emulated, source := info.Emulated, "engine"
-	if !info.EmulationReported {
-		emulated, source = HostEmulation(ctx, conn), "binfmt_misc"
-	}
-	s.EmulationSource = source
-	for _, p := range emulated {
-		if !PlatformSatisfies(info.Native, p) {
-			s.Emulated = append(s.Emulated, FormatPlatform(p))
-		}
+	s.EmulationSource = n.EmulationSource
+	for _, p := range n.Emulated {
+		s.Emulated = append(s.Emulated, FormatPlatform(p))
 	}
 	if info.StorageRoot != "" {
-		s.FreeBytes = FreeSpace(ctx, conn, info.StorageRoot)
+		s.FreeBytes = FreeSpace(ctx, n.Conn, info.StorageRoot)
 	}
 	return s
 }

@@ -105,3 +105,6 @@ func parseEmulated(os string, archs []string) []ocispec.Platform {
 	}
 	return out
 }
+
+// Socket is the engine's API socket path on its host.
+func (e *Engine) Socket() string { return e.conn.Dest.Socket }

@@ -1,0 +1,167 @@
+package podman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containers/podman/v5/pkg/bindings/images"
+	"github.com/containers/podman/v5/pkg/bindings/manifests"
+	"go.podman.io/image/v5/docker/reference"
+
+	"github.com/farmbuild/farm/farm"
+)
+
+// LocalSocket is where the local podman's API socket is expected:
+// CONTAINER_HOST when it names a unix socket, else podman's default for
+// this user.
+func LocalSocket() string {
+	if h := os.Getenv("CONTAINER_HOST"); strings.HasPrefix(h, "unix://") {
+		return strings.TrimPrefix(h, "unix://")
+	}
+	if os.Geteuid() == 0 {
+		return "/run/podman/podman.sock"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "podman", "podman.sock")
+	}
+	return fmt.Sprintf("/run/user/%d/podman/podman.sock", os.Getuid())
+}
+
+// Local opens the podman of the machine farm runs on. When nothing listens
+// on its socket, a transient `podman system service` is started on a
+// private socket; the returned stop function ends it.
+func Local(ctx context.Context, log *slog.Logger) (*Engine, func(), error) {
+	if e, err := openUnix(ctx, "local", LocalSocket()); err == nil {
+		return e, func() { e.Close() }, nil
+	}
+	bin, err := exec.LookPath("podman")
+	if err != nil {
+		return nil, nil, fmt.Errorf("no local podman: nothing listens on %s and podman is not installed: install podman, or use --push or --output type=oci,dest=DIR", LocalSocket())
+	}
+	dir, err := os.MkdirTemp("", "farm-local-")
+	if err != nil {
+		return nil, nil, err
+	}
+	sock := filepath.Join(dir, "podman.sock")
+	cmd := exec.Command(bin, "system", "service", "--time=0", "unix://"+sock)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	logFile, err := os.Create(filepath.Join(dir, "service.log"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		os.RemoveAll(dir)
+		return nil, nil, fmt.Errorf("starting a local podman service: %w", err)
+	}
+	log.Info("started a transient local podman service", "socket", sock, "pid", cmd.Process.Pid)
+	stop := func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		logFile.Close()
+		os.RemoveAll(dir)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		e, err := openUnix(ctx, "local", sock)
+		if err == nil {
+			return e, func() { e.Close(); stop() }, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			stop()
+			return nil, nil, fmt.Errorf("the transient local podman service did not come up: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func openUnix(ctx context.Context, name, sock string) (*Engine, error) {
+	if _, err := os.Stat(sock); err != nil {
+		return nil, err
+	}
+	conn, err := farm.Connect(ctx, farm.Connection{Name: name, URI: "unix://" + sock})
+	if err != nil {
+		return nil, err
+	}
+	return New(ctx, conn)
+}
+
+// Load loads an image from an OCI archive stream.
+func (e *Engine) Load(ctx context.Context, r io.Reader) error {
+	_, err := images.Load(e.ctx(ctx), r)
+	return err
+}
+
+// CreateList creates a manifest list holding the images, replacing a list
+// of that name, or taking the name from an image that has it.
+func (e *Engine) CreateList(ctx context.Context, name string, imageIDs []string) (string, error) {
+	c := e.ctx(ctx)
+	if ok, err := manifests.Exists(c, name, nil); err == nil && ok {
+		if _, err := manifests.Delete(c, name); err != nil {
+			return "", fmt.Errorf("replacing the existing list %s: %w", name, err)
+		}
+	} else if ok, err := images.Exists(c, name, nil); err == nil && ok {
+		if err := untag(c, name); err != nil {
+			return "", fmt.Errorf("taking the name %s from an existing image: %w", name, err)
+		}
+	}
+	id, err := manifests.Create(c, name, nil, nil)
+	if err != nil {
+		return "", err
+	}
+	for _, img := range imageIDs {
+		if _, err := manifests.Add(c, name, new(manifests.AddOptions).WithImages([]string{"containers-storage:" + img})); err != nil {
+			return "", fmt.Errorf("adding %s: %w", img, err)
+		}
+	}
+	return id, nil
+}
+
+// Tag adds a name to an image or list.
+func (e *Engine) Tag(ctx context.Context, id, name string) error {
+	repo, tag, err := splitName(name)
+	if err != nil {
+		return err
+	}
+	return images.Tag(e.ctx(ctx), id, tag, repo, nil)
+}
+
+func untag(ctx context.Context, name string) error {
+	repo, tag, err := splitName(name)
+	if err != nil {
+		return err
+	}
+	return images.Untag(ctx, name, tag, repo, nil)
+}
+
+// splitName splits a name into repository and tag (latest when none).
+func splitName(name string) (string, string, error) {
+	n, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return "", "", fmt.Errorf("name %q: %w", name, err)
+	}
+	n = reference.TagNameOnly(n)
+	t, ok := n.(reference.Tagged)
+	if !ok {
+		return "", "", errors.New("name " + name + " has no tag")
+	}
+	return n.Name(), t.Tag(), nil
+}

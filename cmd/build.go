@@ -1,0 +1,277 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/farmbuild/farm/builders/podman"
+	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/manifest"
+)
+
+type buildOptions struct {
+	tags, buildArgs, buildArgFiles, labels, annotations, secrets []string
+	file, platforms, farmName, target, pull, authfile, iidfile   string
+	format, output, ignorefile                                   string
+	local, noCache, tlsVerify, cleanup, keepGoing, push          bool
+	connectTimeout                                               time.Duration
+}
+
+func newBuildCmd(ro *rootOptions) *cobra.Command {
+	opts := &buildOptions{}
+	cmd := &cobra.Command{
+		Use:   "build [flags] [CONTEXT]",
+		Short: "Build a multi-arch image on the farm",
+		Long: `Build one image for several platforms on the nodes of a farm and assemble the
+multi-arch result. Each platform goes to a node that builds it natively, and
+to one that emulates it only when none can. Without --push or --output the
+images are brought back to the local podman and a manifest list named by -t
+is created there (push it with: podman manifest push --all NAME docker://...).
+
+Which nodes: --farm, else the default farm, else every connection; with no
+connections at all, the local podman alone. --local adds the local podman.`,
+		Example: `  farm build --platforms linux/amd64,linux/arm64 -t app:1.2 .
+  farm build --platforms linux/amd64,linux/arm64 -t registry.example/app:1.2 --push .
+  farm build --platforms linux/amd64,linux/arm64 --output type=oci,dest=./app-oci -t app:1.2 .`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			contextDir := "."
+			if len(args) == 1 {
+				contextDir = args[0]
+			}
+			return runBuild(cmd.Context(), ro, opts, contextDir, cmd)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&opts.tags, "tag", "t", nil, "name of the result (repeatable): the local list, or the registry reference with --push")
+	f.StringVarP(&opts.file, "file", "f", "", "Containerfile (default: CONTEXT/Containerfile, else CONTEXT/Dockerfile)")
+	f.StringVar(&opts.platforms, "platforms", "", "comma-separated platforms, e.g. linux/amd64,linux/arm64 (default: every platform the farm builds natively)")
+	f.StringVar(&opts.farmName, "farm", "", "farm to build on (default: the default farm, else every connection)")
+	f.BoolVar(&opts.local, "local", false, "add the local podman as a node")
+	f.StringArrayVar(&opts.buildArgs, "build-arg", nil, "build argument KEY=VALUE (KEY alone takes it from the environment)")
+	f.StringArrayVar(&opts.buildArgFiles, "build-arg-file", nil, "file of KEY=VALUE build arguments")
+	f.StringArrayVar(&opts.labels, "label", nil, "image label KEY=VALUE")
+	f.StringArrayVar(&opts.annotations, "annotation", nil, "image annotation KEY=VALUE")
+	f.StringVar(&opts.target, "target", "", "stage to build")
+	f.BoolVar(&opts.noCache, "no-cache", false, "do not use the layer cache")
+	f.StringVar(&opts.pull, "pull", "missing", "pull policy: always, missing, never or newer (--pull alone: always)")
+	f.Lookup("pull").NoOptDefVal = "always"
+	f.StringArrayVar(&opts.secrets, "secret", nil, "secret for the build, id=ID,src=FILE (sent only to the nodes that build, never logged)")
+	f.BoolVar(&opts.tlsVerify, "tls-verify", true, "require HTTPS and verify certificates of registries")
+	f.StringVar(&opts.authfile, "authfile", "", "registry credentials file (default: podman's and docker's usual files)")
+	f.BoolVar(&opts.cleanup, "cleanup", false, "remove the built images from the nodes afterwards")
+	f.StringVar(&opts.iidfile, "iidfile", "", "write the result's digest (the local list's ID) to this file")
+	f.StringVar(&opts.format, "format", "oci", "image format: oci or docker")
+	f.BoolVar(&opts.keepGoing, "keep-going", false, "let the other platforms finish when one fails (nothing is output either way)")
+	f.BoolVar(&opts.push, "push", false, "push to the registry of -t: nodes push their images, the client pushes the index")
+	f.StringVarP(&opts.output, "output", "o", "", "write an OCI image layout: type=oci,dest=DIR")
+	f.StringVar(&opts.ignorefile, "ignorefile", "", "ignore file to use instead of the context's .containerignore/.dockerignore")
+	f.DurationVar(&opts.connectTimeout, "connect-timeout", 20*time.Second, "how long to wait for each node to answer")
+	return cmd
+}
+
+func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextDir string, cmd *cobra.Command) error {
+	bo, err := opts.toFarm(contextDir, cmd.Flags().Changed("tls-verify"))
+	if err != nil {
+		return err
+	}
+	_, conns, err := ro.store.FarmConnections(opts.farmName)
+	if err != nil {
+		return err
+	}
+	local := &localEngine{logger: ro}
+	defer local.stop()
+	if opts.local || len(conns) == 0 {
+		e, err := local.get(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, farm.Connection{Name: "local", URI: "unix://" + e.Socket()})
+	}
+	bo.Local = func(ctx context.Context) (manifest.LocalEngine, func(), error) {
+		e, err := local.get(ctx)
+		return e, func() {}, err
+	}
+	bo.Log = cmd.ErrOrStderr()
+	bo.Logger = ro.logger
+	res, err := farm.Build(ctx, conns, ro.open, bo)
+	if res != nil {
+		writeBuildSummary(cmd, res)
+	}
+	if err != nil {
+		return err
+	}
+	if opts.iidfile != "" {
+		if err := os.WriteFile(opts.iidfile, []byte(res.Index.Digest), 0o644); err != nil {
+			return fmt.Errorf("writing --iidfile: %w", err)
+		}
+	}
+	return nil
+}
+
+// toFarm maps the flags to the library's options.
+func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.BuildOptions, error) {
+	bo := farm.BuildOptions{
+		ContextDir: contextDir, Containerfile: opts.file, IgnoreFile: opts.ignorefile, Tags: opts.tags,
+		Labels: opts.labels, Annotations: opts.annotations, Target: opts.target, NoCache: opts.noCache,
+		Pull: opts.pull, Secrets: opts.secrets, Format: opts.format, AuthFile: opts.authfile,
+		KeepGoing: opts.keepGoing, Cleanup: opts.cleanup, ConnectTimeout: opts.connectTimeout,
+	}
+	if opts.platforms != "" {
+		ps, err := farm.ParsePlatforms(opts.platforms)
+		if err != nil {
+			return bo, err
+		}
+		bo.Platforms = ps
+	}
+	switch opts.format {
+	case "oci", "docker":
+	default:
+		return bo, usageError{fmt.Errorf("--format %q: use oci or docker", opts.format)}
+	}
+	switch opts.pull {
+	case "always", "missing", "never", "newer", "true", "false":
+	default:
+		return bo, usageError{fmt.Errorf("--pull %q: use always, missing, never or newer", opts.pull)}
+	}
+	if tlsChanged {
+		v := opts.tlsVerify
+		bo.TLSVerify = &v
+	}
+	var err error
+	if bo.BuildArgs, err = parseBuildArgs(opts.buildArgs, opts.buildArgFiles); err != nil {
+		return bo, err
+	}
+	for _, kv := range append(append([]string{}, opts.labels...), opts.annotations...) {
+		if !strings.Contains(kv, "=") {
+			return bo, usageError{fmt.Errorf("%q: labels and annotations are KEY=VALUE", kv)}
+		}
+	}
+	for _, s := range opts.secrets {
+		if !strings.Contains(s, "id=") {
+			return bo, usageError{fmt.Errorf("--secret %q: use id=ID,src=FILE", s)}
+		}
+	}
+	switch {
+	case opts.push && opts.output != "":
+		return bo, usageError{fmt.Errorf("--push and --output both say where the result goes: give one")}
+	case opts.push:
+		bo.Output = farm.OutputPush
+	case opts.output != "":
+		dest, err := parseOutput(opts.output)
+		if err != nil {
+			return bo, err
+		}
+		bo.Output, bo.Dest = farm.OutputOCI, dest
+	}
+	return bo, nil
+}
+
+// parseOutput reads --output type=oci,dest=DIR.
+func parseOutput(s string) (string, error) {
+	var typ, dest string
+	for _, part := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(part, "=")
+		switch k {
+		case "type":
+			typ = v
+		case "dest":
+			dest = v
+		default:
+			return "", usageError{fmt.Errorf("--output %q: unknown key %q; use type=oci,dest=DIR", s, k)}
+		}
+	}
+	if typ != "oci" || dest == "" {
+		return "", usageError{fmt.Errorf("--output %q: use type=oci,dest=DIR", s)}
+	}
+	return dest, nil
+}
+
+// parseBuildArgs reads --build-arg-file files, then --build-arg values.
+func parseBuildArgs(args, files []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--build-arg-file: %w", err)}
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			args = append([]string{line}, args...)
+		}
+	}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if k == "" {
+			return nil, usageError{fmt.Errorf("--build-arg %q: use KEY=VALUE", a)}
+		}
+		if !ok {
+			env, found := os.LookupEnv(k)
+			if !found {
+				continue
+			}
+			v = env
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// localEngine opens the local podman once, on first use.
+type localEngine struct {
+	logger *rootOptions
+	once   sync.Once
+	engine *podman.Engine
+	close  func()
+	err    error
+}
+
+func (l *localEngine) get(ctx context.Context) (*podman.Engine, error) {
+	l.once.Do(func() { l.engine, l.close, l.err = podman.Local(ctx, l.logger.logger) })
+	return l.engine, l.err
+}
+
+func (l *localEngine) stop() {
+	if l.close != nil {
+		l.close()
+	}
+}
+
+func writeBuildSummary(cmd *cobra.Command, res *farm.BuildResult) {
+	w := cmd.OutOrStdout()
+	t := newTable(w, "PLATFORM", "NODE", "MODE", "RESULT", "DURATION")
+	for _, p := range res.Platforms {
+		mode := "native"
+		if p.Emulated {
+			mode = "emulated"
+		}
+		result := p.Digest
+		switch {
+		case p.Error != "":
+			result = "FAILED"
+		case result == "":
+			result = shortID(p.ImageID)
+		}
+		t.row(p.Platform, p.Node, mode, result, p.Duration.Round(100*time.Millisecond))
+	}
+	_ = t.flush()
+	if res.Index.Digest != "" {
+		fmt.Fprintf(w, "Index %s: %s\n", res.Index.Digest, strings.Join(res.Index.References, ", "))
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,294 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/farmbuild/farm/manifest"
+	"github.com/farmbuild/farm/schedule"
+)
+
+// OutputKind says where the multi-arch result goes.
+type OutputKind int
+
+// Output kinds.
+const (
+	// OutputLocal brings the images back to the local engine and creates a
+	// manifest list there.
+	OutputLocal OutputKind = iota
+	// OutputPush has nodes push to the registry and pushes the index.
+	OutputPush
+	// OutputOCI writes an OCI image layout directory.
+	OutputOCI
+)
+
+// BuildOptions describe one farm build.
+type BuildOptions struct {
+	// ContextDir is the build context directory.
+	ContextDir string
+	// Containerfile is the Containerfile's path ("" for the context's
+	// Containerfile, else Dockerfile).
+	Containerfile string
+	// IgnoreFile replaces the context's .containerignore/.dockerignore.
+	IgnoreFile string
+	// Platforms to build; empty means every platform the farm builds natively.
+	Platforms []ocispec.Platform
+	// Tags name the result; the first names the local list.
+	Tags []string
+	// BuildArgs, Labels, Annotations, Target, NoCache, Pull, Secrets and
+	// Format are passed to every node's build (see NodeBuild).
+	BuildArgs           map[string]string
+	Labels, Annotations []string
+	Target              string
+	NoCache             bool
+	Pull                string
+	Secrets             []string
+	Format              string
+	// TLSVerify, when set, says whether registries need TLS verification.
+	TLSVerify *bool
+	// AuthFile is the client's auth file ("" for the default locations).
+	AuthFile string
+	// KeepGoing lets the other platforms finish when one fails.
+	KeepGoing bool
+	// Cleanup removes the built images from the nodes afterwards.
+	Cleanup bool
+	// Output is where the result goes; Dest is the OCI layout directory.
+	Output OutputKind
+	Dest   string
+	// Local opens the local engine for OutputLocal.
+	Local func(ctx context.Context) (manifest.LocalEngine, func(), error)
+	// ConnectTimeout bounds opening each node; zero means 20 seconds.
+	ConnectTimeout time.Duration
+	// Log receives the nodes' build output, each line prefixed with
+	// [platform@node]; nil discards it.
+	Log io.Writer
+	// Logger receives progress and warnings; nil discards them.
+	Logger *slog.Logger
+}
+
+// PlatformResult is the outcome of one platform.
+type PlatformResult struct {
+	Platform string        `json:"platform"`
+	Node     string        `json:"node"`
+	Emulated bool          `json:"emulated"`
+	ImageID  string        `json:"imageID,omitempty"`
+	Digest   string        `json:"digest,omitempty"`
+	Duration time.Duration `json:"duration"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// BuildResult is the outcome of a farm build.
+type BuildResult struct {
+	// Platforms are per platform, in the order requested.
+	Platforms []PlatformResult `json:"platforms"`
+	// Index is the assembled result; empty when the build failed.
+	Index manifest.Result `json:"index"`
+}
+
+// Build builds opts.Platforms on the farm made of conns and assembles the
+// multi-arch result. Unreachable nodes are left out with a warning as long
+// as the others can serve every platform. Nothing is output unless every
+// platform succeeded; the returned error then joins the *BuildError of
+// each failed platform.
+func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptions) (*BuildResult, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	req, err := prepare(&opts)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := openNodes(ctx, conns, open, opts.ConnectTimeout, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.Close()
+		}
+	}()
+	plan, err := makePlan(opts.Platforms, nodes, len(conns))
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range plan.Jobs {
+		log.Info("scheduled", "platform", schedule.Format(j.Platform), "node", j.Node, "why", j.Reason)
+	}
+	tmp, err := os.MkdirTemp("", "farm-build-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	regs, err := BaseRegistries(req.Containerfile, req.BuildArgs)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", req.Containerfile, err)
+	}
+	if req.AuthFile, err = WriteAuthSubset(tmp, opts.AuthFile, regs); err != nil {
+		return nil, err
+	}
+	res, images := runPlan(ctx, plan, nodes, req, opts)
+	if opts.Cleanup {
+		defer cleanupNodes(context.WithoutCancel(ctx), nodes, res, log)
+	}
+	if errs := joinFailuresFirst(res.errs); errs != nil {
+		return &res.BuildResult, errs
+	}
+	res.Index, err = deliver(ctx, images, opts)
+	if err != nil {
+		return &res.BuildResult, fmt.Errorf("%w: %w", ErrOutput, err)
+	}
+	for i := range res.Platforms {
+		if i < len(res.Index.Manifests) {
+			res.Platforms[i].Digest = res.Index.Manifests[i].Digest.String()
+		}
+	}
+	return &res.BuildResult, nil
+}
+
+// prepare checks the options and turns them into the per-node request.
+func prepare(opts *BuildOptions) (NodeBuild, error) {
+	st, err := os.Stat(opts.ContextDir)
+	if err != nil || !st.IsDir() {
+		return NodeBuild{}, fmt.Errorf("%w: build context %q is not a directory", ErrUsage, opts.ContextDir)
+	}
+	cf := opts.Containerfile
+	if cf == "" {
+		for _, name := range []string{"Containerfile", "Dockerfile"} {
+			if _, err := os.Stat(filepath.Join(opts.ContextDir, name)); err == nil {
+				cf = filepath.Join(opts.ContextDir, name)
+				break
+			}
+		}
+		if cf == "" {
+			return NodeBuild{}, fmt.Errorf("%w: no Containerfile or Dockerfile in %s: add one or pass -f FILE", ErrUsage, opts.ContextDir)
+		}
+	} else if _, err := os.Stat(cf); err != nil {
+		return NodeBuild{}, fmt.Errorf("%w: Containerfile %s: %v", ErrUsage, cf, errors.Unwrap(err))
+	}
+	if opts.Output != OutputOCI && len(opts.Tags) == 0 {
+		return NodeBuild{}, fmt.Errorf("%w: name the result with -t (a local manifest list, or the registry reference with --push)", ErrUsage)
+	}
+	req := NodeBuild{
+		ContextDir: opts.ContextDir, Containerfile: cf, BuildArgs: opts.BuildArgs,
+		Labels: opts.Labels, Annotations: opts.Annotations, Target: opts.Target, NoCache: opts.NoCache,
+		Pull: opts.Pull, Secrets: opts.Secrets, TLSVerify: opts.TLSVerify, Format: opts.Format,
+	}
+	if opts.IgnoreFile != "" {
+		if req.Excludes, err = ReadIgnoreFile(opts.IgnoreFile); err != nil {
+			return NodeBuild{}, fmt.Errorf("%w: --ignorefile: %v", ErrUsage, err)
+		}
+	}
+	return req, nil
+}
+
+// openNodes opens every connection in parallel and leaves out, with a
+// warning, the nodes that cannot be used.
+func openNodes(ctx context.Context, conns []Connection, open Opener, timeout time.Duration, log *slog.Logger) ([]*Node, error) {
+	if len(conns) == 0 {
+		return nil, fmt.Errorf("%w: add one with farm connection add NAME ssh://user@host, or pass --local", ErrNoConnections)
+	}
+	if timeout == 0 {
+		timeout = 20 * time.Second
+	}
+	opened := make([]*Node, len(conns))
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i, c := range conns {
+		g.Go(func() error {
+			nctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			n, err := OpenNode(nctx, c, open)
+			if err != nil {
+				log.Warn("leaving out a node that cannot be reached", "node", c.Name, "error", err)
+				return nil
+			}
+			if n.Info.Kind == "docker" {
+				log.Warn("leaving out a docker node: building on docker nodes is not supported yet", "node", c.Name)
+				n.Close()
+				return nil
+			}
+			opened[i] = n
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		for _, n := range opened {
+			if n != nil {
+				n.Close()
+			}
+		}
+		return nil, err
+	}
+	var nodes []*Node
+	for _, n := range opened {
+		if n != nil {
+			nodes = append(nodes, n)
+		}
+	}
+	return nodes, nil
+}
+
+// makePlan schedules the platforms on the nodes that answered.
+func makePlan(want []ocispec.Platform, nodes []*Node, total int) (schedule.Plan, error) {
+	facts := make([]schedule.Node, len(nodes))
+	for i, n := range nodes {
+		facts[i] = schedule.Node{Name: n.Name, Native: n.Info.Native, Emulated: n.Emulated, CPUs: n.Info.CPUs}
+	}
+	if len(want) == 0 {
+		want = schedule.NativePlatforms(facts)
+	}
+	if len(nodes) == 0 {
+		return schedule.Plan{}, fmt.Errorf("%w: none of the farm's %d nodes can be reached", ErrNodeDown, total)
+	}
+	plan, err := schedule.Assign(want, facts)
+	if err != nil {
+		if down := total - len(nodes); down > 0 {
+			return plan, fmt.Errorf("%w (%d of %d nodes could not be reached): %w", ErrNoCapableNode, down, total, err)
+		}
+		return plan, fmt.Errorf("%w: %w", ErrNoCapableNode, err)
+	}
+	return plan, nil
+}
+
+// syncWriter serializes writes of whole lines from several nodes.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) line(prefix, line string) {
+	if s.w == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintf(s.w, "[%s] %s\n", prefix, line)
+}
+
+// joinFailuresFirst joins the platform errors, real failures before the
+// builds that were only canceled because of them.
+func joinFailuresFirst(errs []error) error {
+	var failed, canceled []error
+	for _, e := range errs {
+		switch {
+		case e == nil:
+		case errors.Is(e, ErrCanceled):
+			canceled = append(canceled, e)
+		default:
+			failed = append(failed, e)
+		}
+	}
+	return errors.Join(append(failed, canceled...)...)
+}

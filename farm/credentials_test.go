@@ -1,0 +1,63 @@
+package farm
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBaseRegistries(t *testing.T) {
+	dir := t.TempDir()
+	cf := filepath.Join(dir, "Containerfile")
+	must(t, os.WriteFile(cf, []byte(`ARG BASE=quay.io/org/base:1
+ARG OTHER
+FROM --platform=$BUILDPLATFORM ${BASE} AS build
+RUN make
+FROM build AS test
+FROM registry.example:5000/team/runtime@sha256:0000000000000000000000000000000000000000000000000000000000000000
+FROM alpine:3
+FROM docker.io/library/busybox
+FROM scratch
+FROM $OTHER/app
+FROM localhost/base
+`), 0o644))
+	got, err := BaseRegistries(cf, map[string]string{"OTHER": "ghcr.io/me"})
+	must(t, err)
+	if strings.Join(got, ",") != "docker.io,ghcr.io,localhost,quay.io,registry.example:5000" {
+		t.Errorf("BaseRegistries = %v", got)
+	}
+	got, err = BaseRegistries(cf, map[string]string{"BASE": "base", "OTHER": "x"})
+	must(t, err)
+	if strings.Join(got, ",") != "docker.io,localhost,registry.example:5000" {
+		t.Errorf("with build args = %v", got)
+	}
+}
+
+func TestWriteAuthSubset(t *testing.T) {
+	dir := t.TempDir()
+	auth := filepath.Join(dir, "auth.json")
+	must(t, os.WriteFile(auth, []byte(`{"auths":{
+		"registry.example:5000":{"auth":"dXNlcjpwYXNz"},
+		"other.example":{"auth":"c2VjcmV0OnNlY3JldA=="}}}`), 0o600))
+	path, err := WriteAuthSubset(dir, auth, []string{"registry.example:5000", "quay.io"})
+	must(t, err)
+	data, err := os.ReadFile(path)
+	must(t, err)
+	var f struct {
+		Auths map[string]struct{ Auth string } `json:"auths"`
+	}
+	must(t, json.Unmarshal(data, &f))
+	if len(f.Auths) != 1 || f.Auths["registry.example:5000"].Auth != "dXNlcjpwYXNz" {
+		t.Errorf("subset = %s", data)
+	}
+	if strings.Contains(string(data), "c2VjcmV0") {
+		t.Errorf("credentials of an unneeded registry leaked: %s", data)
+	}
+	c, err := Credentials(auth, "other.example")
+	must(t, err)
+	if c.Username != "secret" || c.Password != "secret" {
+		t.Errorf("Credentials = %+v", c)
+	}
+}

@@ -1,0 +1,64 @@
+package farm
+
+import (
+	"context"
+	"errors"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Node is an open node: its connection, its engine, and the facts that
+// scheduling and `farm status` need.
+type Node struct {
+	// Name is the connection's name.
+	Name string
+	// Conn is the open connection.
+	Conn *Conn
+	// Builder drives the node's engine.
+	Builder Builder
+	// Info are the engine's facts.
+	Info EngineInfo
+	// Emulated are the platforms the node runs under emulation (without
+	// its native platform).
+	Emulated []ocispec.Platform
+	// EmulationSource is "engine" or "binfmt_misc".
+	EmulationSource string
+}
+
+// OpenNode connects to c, opens its engine and gathers its facts.
+func OpenNode(ctx context.Context, c Connection, open Opener) (*Node, error) {
+	conn, err := Connect(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	b, err := open(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	n := &Node{Name: c.Name, Conn: conn, Builder: b}
+	if n.Info, err = b.Info(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	emulated, source := n.Info.Emulated, "engine"
+	if !n.Info.EmulationReported {
+		emulated, source = HostEmulation(ctx, conn), "binfmt_misc"
+	}
+	n.EmulationSource = source
+	for _, p := range emulated {
+		if !PlatformSatisfies(n.Info.Native, p) {
+			n.Emulated = append(n.Emulated, p)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// Close closes the engine and the connection.
+func (n *Node) Close() error {
+	return errors.Join(n.Builder.Close(), n.Conn.Close())
+}

@@ -1,0 +1,126 @@
+package schedule
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/containerd/platforms"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func p(s string) ocispec.Platform { return platforms.MustParse(s) }
+
+func ps(list string) []ocispec.Platform {
+	var out []ocispec.Platform
+	for _, s := range strings.Split(list, ",") {
+		out = append(out, p(s))
+	}
+	return out
+}
+
+func node(name, native, emulated string, cpus int) Node {
+	n := Node{Name: name, Native: p(native), CPUs: cpus}
+	if emulated != "" {
+		n.Emulated = ps(emulated)
+	}
+	return n
+}
+
+// planString renders a plan as "platform@node" or "platform@node(emu)".
+func planString(pl Plan) string {
+	var out []string
+	for _, j := range pl.Jobs {
+		s := Format(j.Platform) + "@" + j.Node
+		if j.Emulated {
+			s += "(emu)"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
+}
+
+func TestAssign(t *testing.T) {
+	amd := func(name string) Node { return node(name, "linux/amd64", "linux/arm64,linux/arm/v7", 4) }
+	tests := []struct {
+		name  string
+		want  string
+		nodes []Node
+		plan  string
+	}{
+		{"arm64 matches a node reporting arm64/v8", "linux/arm64", []Node{node("a", "linux/arm64/v8", "", 4)}, "linux/arm64@a"},
+		{"arm64/v8 matches a node reporting arm64", "linux/arm64/v8", []Node{node("a", "linux/arm64", "", 4)}, "linux/arm64@a"},
+		{"two platforms on one node are both kept", "linux/amd64,linux/arm64", []Node{amd("a")}, "linux/amd64@a linux/arm64@a(emu)"},
+		{"native wins over emulation", "linux/arm64,linux/amd64", []Node{amd("a"), node("z", "linux/arm64", "", 1)}, "linux/arm64@z linux/amd64@a"},
+		{"emulation spreads to the idle node", "linux/amd64,linux/arm64", []Node{amd("a"), amd("b")}, "linux/amd64@a linux/arm64@b(emu)"},
+		{"equal nodes share native work", "linux/amd64,linux/amd64/v2", []Node{node("a", "linux/amd64/v3", "", 4), node("b", "linux/amd64/v3", "", 4)}, "linux/amd64@a linux/amd64/v2@b"},
+		{"more CPUs take more work", "linux/amd64,linux/amd64/v2,linux/amd64/v3", []Node{node("small", "linux/amd64/v3", "", 1), node("big", "linux/amd64/v3", "", 8)}, "linux/amd64@big linux/amd64/v2@big linux/amd64/v3@big"},
+		{"arm means arm/v7", "linux/arm", []Node{amd("a")}, "linux/arm/v7@a(emu)"},
+		{"arm/v6 served by arm/v7 emulation", "linux/arm/v6", []Node{amd("a")}, "linux/arm/v6@a(emu)"},
+		{"amd64 node does not natively build 386", "linux/386", []Node{amd("a"), node("b", "linux/amd64", "linux/386", 1)}, "linux/386@b(emu)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan, err := Assign(ps(tt.want), tt.nodes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := planString(plan); got != tt.plan {
+				t.Errorf("plan = %s, want %s", got, tt.plan)
+			}
+		})
+	}
+}
+
+func TestAssignUnservable(t *testing.T) {
+	_, err := Assign(ps("linux/amd64,linux/s390x,linux/ppc64le"), []Node{
+		node("a", "linux/amd64", "linux/arm64", 2),
+		node("b", "linux/arm64", "", 2),
+	})
+	var ue *UnservableError
+	if !errors.As(err, &ue) {
+		t.Fatalf("error = %v", err)
+	}
+	want := "no node can build linux/s390x, linux/ppc64le; the farm can build: a: linux/amd64, linux/arm64 (emulated); b: linux/arm64"
+	if err.Error() != want {
+		t.Errorf("error =\n%s\nwant\n%s", err, want)
+	}
+	if _, err := Assign(ps("linux/amd64"), nil); err == nil || !strings.Contains(err.Error(), "no nodes") {
+		t.Errorf("no nodes: %v", err)
+	}
+}
+
+func TestAssignIsDeterministic(t *testing.T) {
+	var nodes []Node
+	for i := range 12 {
+		nodes = append(nodes, node(fmt.Sprintf("n%02d", i), []string{"linux/amd64", "linux/arm64"}[i%2], "linux/arm/v7,linux/s390x", 1+i%3))
+	}
+	want := ps("linux/amd64,linux/arm64,linux/arm/v7,linux/s390x,linux/amd64,linux/arm64")
+	first, err := Assign(want, nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range 20 {
+		shuffled := append([]Node(nil), nodes[r%12:]...)
+		shuffled = append(shuffled, nodes[:r%12]...)
+		again, err := Assign(want, shuffled)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if planString(again) != planString(first) {
+			t.Fatalf("plan depends on node order:\n%s\n%s", planString(first), planString(again))
+		}
+	}
+}
+
+func TestNativePlatforms(t *testing.T) {
+	got := NativePlatforms([]Node{node("a", "linux/arm64/v8", "", 1), node("b", "linux/amd64", "linux/arm64", 1), node("c", "linux/arm64", "", 1)})
+	var names []string
+	for _, p := range got {
+		names = append(names, Format(p))
+	}
+	if strings.Join(names, ",") != "linux/amd64,linux/arm64" {
+		t.Errorf("NativePlatforms = %v", names)
+	}
+}
