@@ -11,6 +11,7 @@ import (
 	"github.com/containers/buildah/define"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/domain/entities/types"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	imagetypes "go.podman.io/image/v5/types"
 
 	"github.com/farmbuild/farm/farm"
@@ -18,38 +19,74 @@ import (
 
 // Build builds all the request's platforms in one API call, so the context
 // is uploaded once; podman builds them one after another and reports which
-// platform each step belongs to.
+// platform each step belongs to. Every image is checked to be of the
+// platform asked for: podman 4's layer cache can hand back another
+// platform's image (FROM scratch), and such a platform is built again
+// without the cache rather than silently lost.
 func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.PlatformImage, error) {
-	opts, err := buildOptions(req)
-	if err != nil {
-		return nil, err
-	}
-	tracker := newBuildTracker(req.Platforms, req.Log)
-	opts.Out = tracker
-	_, buildErr := images.Build(e.ctx(ctx), []string{req.Containerfile}, opts)
-	tracker.Flush()
-	if ctx.Err() != nil {
-		buildErr = ctx.Err()
-	}
+	ids, steps, buildErr := e.buildOnce(ctx, req)
 	var out []farm.PlatformImage
 	var errs []error
 	for i, p := range req.Platforms {
-		id := tracker.ids[i]
+		id, step, err := ids[i], steps[i], buildErr
 		if id != "" {
-			img, err := images.GetImage(e.ctx(ctx), id, nil)
-			if err == nil {
-				out = append(out, farm.PlatformImage{Platform: p, ImageID: img.ID})
-				continue
+			id, err = e.checkPlatform(ctx, id, p)
+			if errors.Is(err, errWrongPlatform) {
+				if req.Log != nil {
+					req.Log(&p, fmt.Sprintf("podman's layer cache gave an image of the wrong platform (%v): building %s again without the cache", err, farm.FormatPlatform(p)))
+				}
+				single := req
+				single.Platforms, single.NoCache = req.Platforms[i:i+1], true
+				again, againSteps, againErr := e.buildOnce(ctx, single)
+				id, step, err = again[0], againSteps[0], againErr
+				if id != "" {
+					id, err = e.checkPlatform(ctx, id, p)
+				}
 			}
-			buildErr = fmt.Errorf("finding built image %s: %w", id, err)
 		}
-		cause := buildErr
-		if cause == nil {
-			cause = errors.New("podman reported no image for this platform")
+		if id != "" && err == nil {
+			out = append(out, farm.PlatformImage{Platform: p, ImageID: id})
+			continue
 		}
-		errs = append(errs, &farm.BuildError{Platform: farm.FormatPlatform(p), Node: e.conn.Name, Step: tracker.steps[i], Err: cause})
+		if err == nil {
+			err = errors.New("podman reported no image for this platform")
+		}
+		errs = append(errs, &farm.BuildError{Platform: farm.FormatPlatform(p), Node: e.conn.Name, Step: step, Err: err})
 	}
 	return out, errors.Join(errs...)
+}
+
+// buildOnce runs one build call and returns, per platform, the image ID
+// (possibly abbreviated) and the last step started.
+func (e *Engine) buildOnce(ctx context.Context, req farm.NodeBuild) ([]string, []string, error) {
+	opts, err := buildOptions(req)
+	if err != nil {
+		return make([]string, len(req.Platforms)), make([]string, len(req.Platforms)), err
+	}
+	tracker := newBuildTracker(req.Platforms, req.Log)
+	opts.Out = tracker
+	_, err = images.Build(e.ctx(ctx), []string{req.Containerfile}, opts)
+	tracker.Flush()
+	if ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return tracker.ids, tracker.steps, err
+}
+
+// errWrongPlatform means a built image is not of the platform asked for.
+var errWrongPlatform = errors.New("wrong platform")
+
+// checkPlatform resolves an image ID and checks its OS and architecture.
+func (e *Engine) checkPlatform(ctx context.Context, id string, want ocispec.Platform) (string, error) {
+	img, err := images.GetImage(e.ctx(ctx), id, nil)
+	if err != nil {
+		return "", fmt.Errorf("finding built image %s: %w", id, err)
+	}
+	got := farm.PlatformFromEngine(img.Os, img.Architecture, "")
+	if got.OS != want.OS || got.Architecture != want.Architecture {
+		return img.ID, fmt.Errorf("%w: got %s/%s", errWrongPlatform, img.Os, img.Architecture)
+	}
+	return img.ID, nil
 }
 
 func buildOptions(req farm.NodeBuild) (types.BuildOptions, error) {
