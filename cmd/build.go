@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -20,7 +21,9 @@ type buildOptions struct {
 	file, platforms, farmName, target, pull, authfile, iidfile   string
 	format, output, ignorefile                                   string
 	local, noCache, tlsVerify, cleanup, keepGoing, push          bool
-	connectTimeout                                               time.Duration
+	dryRun, allowPartial                                         bool
+	metadataFile                                                 string
+	connectTimeout, timeout                                      time.Duration
 }
 
 func newBuildCmd(ro *rootOptions) *cobra.Command {
@@ -73,6 +76,10 @@ connections at all, the local podman alone. --local adds the local podman.`,
 	f.StringVarP(&opts.output, "output", "o", "", "write an OCI image layout: type=oci,dest=DIR")
 	f.StringVar(&opts.ignorefile, "ignorefile", "", "ignore file to use instead of the context's .containerignore/.dockerignore")
 	f.DurationVar(&opts.connectTimeout, "connect-timeout", 20*time.Second, "how long to wait for each node to answer")
+	f.DurationVar(&opts.timeout, "timeout", 0, "stop a platform's build after this long (e.g. 30m; default: no limit)")
+	f.BoolVar(&opts.dryRun, "dry-run", false, "print where each platform would be built, and why; build nothing")
+	f.BoolVar(&opts.allowPartial, "allow-partial", false, "store the platforms that succeeded even when others failed, and report the missing ones")
+	f.StringVar(&opts.metadataFile, "metadata-file", "", "write the build's results as JSON to this file (see docs/build.md)")
 	return cmd
 }
 
@@ -100,12 +107,31 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	}
 	bo.Log = cmd.ErrOrStderr()
 	bo.Logger = ro.logger
+	if opts.dryRun {
+		plan, err := farm.Plan(ctx, conns, ro.open, bo)
+		if err != nil {
+			return err
+		}
+		t := newTable(cmd.OutOrStdout(), "PLATFORM", "NODE", "MODE", "WHY")
+		for _, j := range plan {
+			t.row(j.Platform, j.Node, mode(j.Emulated), j.Reason)
+		}
+		return t.flush()
+	}
 	res, err := farm.Build(ctx, conns, ro.open, bo)
 	if res != nil {
 		writeBuildSummary(cmd, res)
+		if opts.metadataFile != "" {
+			if merr := writeMetadata(opts.metadataFile, res, err); merr != nil {
+				return errors.Join(err, merr)
+			}
+		}
 	}
 	if err != nil {
 		return err
+	}
+	if len(res.Missing) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "Warning: partial result: missing %s\n", strings.Join(res.Missing, ", "))
 	}
 	if opts.iidfile != "" {
 		if err := os.WriteFile(opts.iidfile, []byte(res.Index.Digest), 0o644); err != nil {
@@ -122,6 +148,7 @@ func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.Build
 		Labels: opts.labels, Annotations: opts.annotations, Target: opts.target, NoCache: opts.noCache,
 		Pull: opts.pull, Secrets: opts.secrets, Format: opts.format, AuthFile: opts.authfile,
 		KeepGoing: opts.keepGoing, Cleanup: opts.cleanup, ConnectTimeout: opts.connectTimeout,
+		Timeout: opts.timeout, AllowPartial: opts.allowPartial,
 	}
 	if opts.platforms != "" {
 		ps, err := farm.ParsePlatforms(opts.platforms)
@@ -250,10 +277,6 @@ func writeBuildSummary(cmd *cobra.Command, res *farm.BuildResult) {
 	w := cmd.OutOrStdout()
 	t := newTable(w, "PLATFORM", "NODE", "MODE", "RESULT", "DURATION")
 	for _, p := range res.Platforms {
-		mode := "native"
-		if p.Emulated {
-			mode = "emulated"
-		}
 		result := p.Digest
 		switch {
 		case p.Error != "":
@@ -261,12 +284,19 @@ func writeBuildSummary(cmd *cobra.Command, res *farm.BuildResult) {
 		case result == "":
 			result = shortID(p.ImageID)
 		}
-		t.row(p.Platform, p.Node, mode, result, p.Duration.Round(100*time.Millisecond))
+		t.row(p.Platform, p.Node, mode(p.Emulated), result, p.Duration.Round(100*time.Millisecond))
 	}
 	_ = t.flush()
 	if res.Index.Digest != "" {
 		fmt.Fprintf(w, "Index %s: %s\n", res.Index.Digest, strings.Join(res.Index.References, ", "))
 	}
+}
+
+func mode(emulated bool) string {
+	if emulated {
+		return "emulated"
+	}
+	return "native"
 }
 
 func shortID(id string) string {

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 
 	"github.com/farmbuild/farm/farm"
@@ -20,6 +21,9 @@ const (
 	// exitOutput means every platform built but storing or pushing the
 	// result failed; nothing was tagged.
 	exitOutput = 4
+	// exitInterrupted means the user stopped farm (Ctrl-C or SIGTERM);
+	// the remote builds were stopped and their leftovers removed.
+	exitInterrupted = 130
 )
 
 // usageError marks an error as the user's to fix on the command line.
@@ -34,6 +38,8 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
 	case errors.As(err, &u),
 		errors.Is(err, farm.ErrNotFound),
 		errors.Is(err, farm.ErrExists),

@@ -60,6 +60,9 @@ type BuildOptions struct {
 	AuthFile string
 	// KeepGoing lets the other platforms finish when one fails.
 	KeepGoing bool
+	// AllowPartial stores the result of the platforms that succeeded even
+	// when others failed; BuildResult.Missing lists the others.
+	AllowPartial bool
 	// Cleanup removes the built images from the nodes afterwards.
 	Cleanup bool
 	// Output is where the result goes; Dest is the OCI layout directory.
@@ -67,6 +70,8 @@ type BuildOptions struct {
 	Dest   string
 	// Local opens the local engine for OutputLocal.
 	Local func(ctx context.Context) (manifest.LocalEngine, func(), error)
+	// Timeout bounds each platform's build; zero means no limit.
+	Timeout time.Duration
 	// ConnectTimeout bounds opening each node; zero means 20 seconds.
 	ConnectTimeout time.Duration
 	// Log receives the nodes' build output, each line prefixed with
@@ -84,7 +89,12 @@ type PlatformResult struct {
 	ImageID  string        `json:"imageID,omitempty"`
 	Digest   string        `json:"digest,omitempty"`
 	Duration time.Duration `json:"duration"`
-	Error    string        `json:"error,omitempty"`
+	// Attempts counts the builds of this platform (more than one when a
+	// node died or a connection broke).
+	Attempts int    `json:"attempts"`
+	Error    string `json:"error,omitempty"`
+
+	platform ocispec.Platform
 }
 
 // BuildResult is the outcome of a farm build.
@@ -93,6 +103,43 @@ type BuildResult struct {
 	Platforms []PlatformResult `json:"platforms"`
 	// Index is the assembled result; empty when the build failed.
 	Index manifest.Result `json:"index"`
+	// Missing are the platforms left out of a partial result (AllowPartial).
+	Missing []string `json:"missing,omitempty"`
+}
+
+// PlannedJob is one line of a build plan.
+type PlannedJob struct {
+	Platform string `json:"platform"`
+	Node     string `json:"node"`
+	Emulated bool   `json:"emulated"`
+	Reason   string `json:"reason"`
+}
+
+// Plan opens the farm's nodes and returns where each platform would be
+// built, without building anything.
+func Plan(ctx context.Context, conns []Connection, open Opener, opts BuildOptions) ([]PlannedJob, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	nodes, err := openNodes(ctx, conns, open, opts.ConnectTimeout, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.Close()
+		}
+	}()
+	plan, err := makePlan(opts.Platforms, nodes, len(conns))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PlannedJob, len(plan.Jobs))
+	for i, j := range plan.Jobs {
+		out[i] = PlannedJob{Platform: schedule.Format(j.Platform), Node: j.Node, Emulated: j.Emulated, Reason: j.Reason}
+	}
+	return out, nil
 }
 
 // Build builds opts.Platforms on the farm made of conns and assembles the
@@ -137,23 +184,42 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 	if req.AuthFile, err = WriteAuthSubset(tmp, opts.AuthFile, regs); err != nil {
 		return nil, err
 	}
-	res, images := runPlan(ctx, plan, nodes, req, opts)
+	opts.Logger = log
+	d := runPlan(ctx, plan, nodes, req, opts)
 	if opts.Cleanup {
-		defer cleanupNodes(context.WithoutCancel(ctx), nodes, res, log)
+		defer cleanupNodes(context.WithoutCancel(ctx), d, log)
 	}
-	if errs := joinFailuresFirst(res.errs); errs != nil {
-		return &res.BuildResult, errs
+	res := &BuildResult{Platforms: d.jobs}
+	images := d.images
+	if errs := joinFailuresFirst(d.errs); errs != nil {
+		if !opts.AllowPartial || ctx.Err() != nil {
+			return res, errs
+		}
+		images = nil
+		for i, img := range d.images {
+			if d.errs[i] == nil {
+				images = append(images, img)
+			} else {
+				res.Missing = append(res.Missing, d.jobs[i].Platform)
+			}
+		}
+		if len(images) == 0 {
+			return res, errs
+		}
+		log.Warn("storing a partial result (--allow-partial)", "missing", res.Missing, "errors", errs)
 	}
 	res.Index, err = deliver(ctx, images, opts)
 	if err != nil {
-		return &res.BuildResult, fmt.Errorf("%w: %w", ErrOutput, err)
+		return res, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
+	k := 0
 	for i := range res.Platforms {
-		if i < len(res.Index.Manifests) {
-			res.Platforms[i].Digest = res.Index.Manifests[i].Digest.String()
+		if d.errs[i] == nil && k < len(res.Index.Manifests) {
+			res.Platforms[i].Digest = res.Index.Manifests[k].Digest.String()
+			k++
 		}
 	}
-	return &res.BuildResult, nil
+	return res, nil
 }
 
 // prepare checks the options and turns them into the per-node request.

@@ -1,113 +1,240 @@
 package farm
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
-	"log/slog"
-	"os"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/docker/reference"
-	"go.podman.io/image/v5/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/farmbuild/farm/manifest"
 	"github.com/farmbuild/farm/schedule"
 )
 
-// runResult is a BuildResult with each platform's error kept as a value.
-type runResult struct {
-	BuildResult
-	errs []error
-	// nodes holds, per platform, the node that built it.
-	nodes []*Node
+// maxAttempts bounds how often one platform is built (first try included)
+// when nodes die or connections break.
+const maxAttempts = 3
+
+// dispatcher runs a plan: each node builds its platforms from one upload
+// of the context, in parallel with the others. A platform whose node dies
+// is scheduled again on the best node left; a broken connection to a live
+// node is retried there; a failed build step is not retried, and unless
+// KeepGoing it cancels the other builds.
+type dispatcher struct {
+	ctx    context.Context // the caller's: user cancellation
+	bctx   context.Context // canceled when a build fails without KeepGoing
+	cancel context.CancelFunc
+	opts   BuildOptions
+	req    NodeBuild
+	nodes  []*Node
+	out    *syncWriter
+	g      errgroup.Group
+
+	mu     sync.Mutex
+	dead   map[string]bool
+	jobs   []PlatformResult
+	errs   []error
+	images []manifest.Image
+	built  []*Node // per job: the node holding its image
 }
 
-// runPlan builds every node's share of the plan in parallel. Each node
-// builds its platforms from one upload of the context. Unless
-// opts.KeepGoing, the first failure cancels the other nodes' builds.
-func runPlan(ctx context.Context, plan schedule.Plan, nodes []*Node, req NodeBuild, opts BuildOptions) (*runResult, []manifest.Image) {
-	byName := map[string]*Node{}
-	for _, n := range nodes {
-		byName[n.Name] = n
-	}
-	groups := map[string][]int{}
-	var order []string
+// runPlan builds the plan and returns the per-platform results, errors
+// and images, index-addressed by job.
+func runPlan(ctx context.Context, plan schedule.Plan, nodes []*Node, req NodeBuild, opts BuildOptions) *dispatcher {
+	d := &dispatcher{ctx: ctx, opts: opts, req: req, nodes: nodes, out: &syncWriter{w: opts.Log}, dead: map[string]bool{}}
+	d.bctx, d.cancel = context.WithCancel(ctx)
+	defer d.cancel()
+	n := len(plan.Jobs)
+	d.jobs, d.errs, d.images, d.built = make([]PlatformResult, n), make([]error, n), make([]manifest.Image, n), make([]*Node, n)
 	for i, j := range plan.Jobs {
-		if _, ok := groups[j.Node]; !ok {
-			order = append(order, j.Node)
+		d.jobs[i] = PlatformResult{Platform: schedule.Format(j.Platform), platform: j.Platform}
+	}
+	d.dispatchPlan(plan, allJobs(n))
+	_ = d.g.Wait()
+	return d
+}
+
+func allJobs(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// dispatchPlan starts one build per node of the plan; idx maps the plan's
+// jobs to the dispatcher's.
+func (d *dispatcher) dispatchPlan(plan schedule.Plan, idx []int) {
+	groups := map[string][]int{}
+	emulated := map[int]bool{}
+	for k, j := range plan.Jobs {
+		groups[j.Node] = append(groups[j.Node], idx[k])
+		emulated[idx[k]] = j.Emulated
+	}
+	names := make([]string, 0, len(groups))
+	for name := range groups {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		n := d.node(name)
+		jobs := groups[name]
+		d.mu.Lock()
+		for _, i := range jobs {
+			d.jobs[i].Node, d.jobs[i].Emulated = name, emulated[i]
+			d.jobs[i].Attempts++
 		}
-		groups[j.Node] = append(groups[j.Node], i)
+		d.mu.Unlock()
+		d.g.Go(func() error { d.buildOn(n, jobs); return nil })
 	}
-	sort.Strings(order)
-	res := &runResult{errs: make([]error, len(plan.Jobs)), nodes: make([]*Node, len(plan.Jobs))}
-	res.Platforms = make([]PlatformResult, len(plan.Jobs))
-	images := make([]manifest.Image, len(plan.Jobs))
-	out := &syncWriter{w: opts.Log}
-	bctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var g errgroup.Group
-	for _, name := range order {
-		n, idx := byName[name], groups[name]
-		g.Go(func() error {
-			r := req
-			r.Platforms = nil
-			for _, i := range idx {
-				r.Platforms = append(r.Platforms, plan.Jobs[i].Platform)
-				res.Platforms[i] = PlatformResult{Platform: schedule.Format(plan.Jobs[i].Platform), Node: name, Emulated: plan.Jobs[i].Emulated}
-				res.nodes[i] = n
-			}
-			timer := newPlatformTimer()
-			r.Log = func(p *ocispec.Platform, line string) {
-				prefix := name
-				if p != nil {
-					prefix = schedule.Format(*p) + "@" + name
-					timer.saw(prefix)
-				}
-				out.line(prefix, line)
-			}
-			start := time.Now()
-			built, err := n.Builder.Build(bctx, r)
-			for _, i := range idx {
-				res.Platforms[i].Duration = timer.took(res.Platforms[i].Platform+"@"+name, time.Since(start))
-			}
-			for _, b := range built {
-				for _, i := range idx {
-					if schedule.Format(plan.Jobs[i].Platform) == schedule.Format(b.Platform) {
-						res.Platforms[i].ImageID = b.ImageID
-						images[i] = imageOf(n, b, opts)
-					}
-				}
-			}
-			if err != nil {
-				siblingCanceled := bctx.Err() != nil && ctx.Err() == nil && errors.Is(err, context.Canceled)
-				for _, i := range idx {
-					if res.Platforms[i].ImageID != "" {
-						continue
-					}
-					e := platformError(err, res.Platforms[i].Platform, name)
-					if siblingCanceled {
-						e = &BuildError{Platform: res.Platforms[i].Platform, Node: name, Err: ErrCanceled}
-					}
-					res.errs[i], res.Platforms[i].Error = e, e.Error()
-				}
-				if !opts.KeepGoing {
-					cancel()
-				}
-			}
-			return nil
-		})
+}
+
+func (d *dispatcher) node(name string) *Node {
+	for _, n := range d.nodes {
+		if n.Name == name {
+			return n
+		}
 	}
-	_ = g.Wait()
-	return res, images
+	return nil
+}
+
+// buildOn builds the jobs on one node and handles the outcome.
+func (d *dispatcher) buildOn(n *Node, jobs []int) {
+	r := d.req
+	r.Platforms = nil
+	for _, i := range jobs {
+		r.Platforms = append(r.Platforms, d.jobs[i].platform)
+	}
+	timer := newPlatformTimer()
+	r.Log = func(p *ocispec.Platform, line string) {
+		prefix := n.Name
+		if p != nil {
+			prefix = schedule.Format(*p) + "@" + n.Name
+			timer.saw(prefix)
+		}
+		d.out.line(prefix, line)
+	}
+	ctx := d.bctx
+	if d.opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.opts.Timeout*time.Duration(len(jobs)))
+		defer cancel()
+	}
+	start := time.Now()
+	built, err := n.Builder.Build(ctx, r)
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
+
+	var failed []int
+	d.mu.Lock()
+	for _, i := range jobs {
+		d.jobs[i].Duration = timer.took(d.jobs[i].Platform+"@"+n.Name, time.Since(start))
+		for _, b := range built {
+			if schedule.Format(b.Platform) == d.jobs[i].Platform {
+				d.jobs[i].ImageID, d.images[i], d.built[i] = b.ImageID, imageOf(n, b, d.opts), n
+			}
+		}
+		if d.jobs[i].ImageID == "" {
+			failed = append(failed, i)
+		}
+	}
+	d.mu.Unlock()
+	if len(failed) == 0 {
+		return
+	}
+	switch {
+	case d.ctx.Err() != nil:
+		d.fail(failed, n, d.ctx.Err())
+	case timedOut:
+		d.fail(failed, n, fmt.Errorf("did not finish within --timeout %s per platform", d.opts.Timeout))
+		d.stopOthers()
+	case d.bctx.Err() != nil:
+		d.fail(failed, n, ErrCanceled)
+	case n.Ping(d.ctx) != nil:
+		d.opts.Logger.Warn("node went down during the build: scheduling its platforms elsewhere", "node", n.Name, "error", err)
+		d.mu.Lock()
+		d.dead[n.Name] = true
+		d.mu.Unlock()
+		d.retry(failed, n, err, true)
+	case transportError(err):
+		d.opts.Logger.Warn("connection to the node broke: building again", "node", n.Name, "error", err)
+		d.retry(failed, n, err, false)
+	default:
+		for _, i := range failed {
+			d.setErr(i, platformError(err, d.jobs[i].Platform, n.Name))
+		}
+		d.stopOthers()
+	}
+}
+
+// retry builds failed jobs again: elsewhere when the node is dead, on the
+// same node after a pause otherwise, while attempts remain.
+func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
+	var again []int
+	for _, i := range jobs {
+		if d.jobs[i].Attempts >= maxAttempts {
+			d.setErr(i, &BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: fmt.Errorf("gave up after %d attempts: %w", d.jobs[i].Attempts, cause)})
+			continue
+		}
+		again = append(again, i)
+	}
+	if len(again) == 0 {
+		d.stopOthers()
+		return
+	}
+	if !elsewhere {
+		select {
+		case <-d.bctx.Done():
+			d.fail(again, n, ErrCanceled)
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+	d.mu.Lock()
+	var facts []schedule.Node
+	for _, m := range d.nodes {
+		if !d.dead[m.Name] {
+			facts = append(facts, schedule.Node{Name: m.Name, Native: m.Info.Native, Emulated: m.Emulated, CPUs: m.Info.CPUs})
+		}
+	}
+	d.mu.Unlock()
+	want := make([]ocispec.Platform, len(again))
+	for k, i := range again {
+		want[k] = d.jobs[i].platform
+	}
+	plan, err := schedule.Assign(want, facts)
+	if err != nil {
+		for _, i := range again {
+			d.setErr(i, &BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: fmt.Errorf("%w, and no other node can build it: %w", cause, ErrNoCapableNode)})
+		}
+		d.stopOthers()
+		return
+	}
+	d.dispatchPlan(plan, again)
+}
+
+func (d *dispatcher) fail(jobs []int, n *Node, err error) {
+	for _, i := range jobs {
+		d.setErr(i, &BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: err})
+	}
+}
+
+func (d *dispatcher) setErr(i int, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.errs[i], d.jobs[i].Error = err, err.Error()
+}
+
+// stopOthers cancels the other builds unless KeepGoing.
+func (d *dispatcher) stopOthers() {
+	if !d.opts.KeepGoing {
+		d.cancel()
+	}
 }
 
 // platformError picks the *BuildError for one platform out of a node's
@@ -145,108 +272,4 @@ func imageOf(n *Node, b PlatformImage, opts BuildOptions) manifest.Image {
 			return n.Builder.Push(ctx, b.ImageID, ref, po)
 		},
 	}
-}
-
-// deliver stores the result where opts.Output says.
-func deliver(ctx context.Context, images []manifest.Image, opts BuildOptions) (manifest.Result, error) {
-	docker := opts.Format == "docker"
-	switch opts.Output {
-	case OutputPush:
-		sys := &types.SystemContext{AuthFilePath: opts.AuthFile}
-		if opts.TLSVerify != nil && !*opts.TLSVerify {
-			sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
-		}
-		return manifest.ToRegistry(ctx, images, opts.Tags, manifest.RegistryOptions{System: sys, StagingTag: "farm-staging-" + randomID(), Docker: docker})
-	case OutputOCI:
-		ref, name := "latest", ""
-		if len(opts.Tags) > 0 {
-			if n, err := reference.ParseNormalizedNamed(opts.Tags[0]); err == nil {
-				n = reference.TagNameOnly(n)
-				ref, name = n.(reference.Tagged).Tag(), n.String()
-			}
-		}
-		return manifest.ToOCILayout(ctx, images, opts.Dest, ref, name, docker)
-	default:
-		if opts.Local == nil {
-			return manifest.Result{}, errors.New("no local engine")
-		}
-		local, stop, err := opts.Local(ctx)
-		if err != nil {
-			return manifest.Result{}, err
-		}
-		defer stop()
-		return manifest.ToLocal(ctx, local, images, opts.Tags)
-	}
-}
-
-// cleanupNodes removes the images this build left on the nodes.
-func cleanupNodes(ctx context.Context, nodes []*Node, res *runResult, log *slog.Logger) {
-	byNode := map[*Node][]string{}
-	for i, p := range res.Platforms {
-		if p.ImageID != "" && res.nodes[i] != nil {
-			byNode[res.nodes[i]] = append(byNode[res.nodes[i]], p.ImageID)
-		}
-	}
-	for n, ids := range byNode {
-		if err := n.Builder.Remove(ctx, ids); err != nil {
-			log.Warn("removing built images", "node", n.Name, "error", err)
-		}
-	}
-}
-
-// platformTimer measures each platform from its first to its last output line.
-type platformTimer struct {
-	mu          sync.Mutex
-	first, last map[string]time.Time
-}
-
-func newPlatformTimer() *platformTimer {
-	return &platformTimer{first: map[string]time.Time{}, last: map[string]time.Time{}}
-}
-
-func (t *platformTimer) saw(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := time.Now()
-	if _, ok := t.first[key]; !ok {
-		t.first[key] = now
-	}
-	t.last[key] = now
-}
-
-func (t *platformTimer) took(key string, fallback time.Duration) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if f, ok := t.first[key]; ok {
-		return t.last[key].Sub(f).Round(time.Millisecond)
-	}
-	return fallback.Round(time.Millisecond)
-}
-
-// ReadIgnoreFile reads .containerignore-style patterns.
-func ReadIgnoreFile(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line != "" && !strings.HasPrefix(line, "#") {
-			out = append(out, line)
-		}
-	}
-	if out == nil {
-		out = []string{}
-	}
-	return out, sc.Err()
-}
-
-// randomID returns 8 random hex digits.
-func randomID() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -65,10 +65,14 @@ func (e *Engine) buildOnce(ctx context.Context, req farm.NodeBuild) ([]string, [
 	}
 	tracker := newBuildTracker(req.Platforms, req.Log)
 	opts.Out = tracker
+	before, listErr := e.buildContainers(ctx)
 	_, err = images.Build(e.ctx(ctx), []string{req.Containerfile}, opts)
 	tracker.Flush()
 	if ctx.Err() != nil {
 		err = ctx.Err()
+		if listErr == nil {
+			e.abandon(before, tracker.created)
+		}
 	}
 	return tracker.ids, tracker.steps, err
 }

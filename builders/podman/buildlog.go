@@ -37,7 +37,9 @@ type buildTracker struct {
 	steps     []string
 	final     []bool
 	ids       []string
-	partial   []byte
+	// created are the IDs of images this build made (not cache hits).
+	created []string
+	partial []byte
 }
 
 func newBuildTracker(platforms []ocispec.Platform, log func(*ocispec.Platform, string)) *buildTracker {
@@ -89,6 +91,13 @@ func (t *buildTracker) line(s string) {
 			t.final[t.cur] = isFinalStep(t.steps[t.cur])
 		case strings.HasPrefix(s, "COMMIT"):
 			t.final[t.cur] = true
+		case strings.HasPrefix(s, "--> ") && shortOrFullID.MatchString(strings.TrimPrefix(s, "--> ")):
+			// A new layer image; "--> Using cache ID" lines are not ours.
+			id := strings.TrimPrefix(s, "--> ")
+			t.created = append(t.created, id)
+			if t.final[t.cur] && t.ids[t.cur] == "" {
+				t.ids[t.cur] = id
+			}
 		case strings.HasPrefix(s, "--> ") && t.final[t.cur] && t.ids[t.cur] == "":
 			// After the last step: "--> Using cache FULLID" or "--> SHORTID".
 			v := strings.TrimSpace(strings.TrimPrefix(s, "--> "))

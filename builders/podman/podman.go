@@ -29,6 +29,9 @@ type Engine struct {
 	values context.Context
 	dir    string
 	stop   func()
+	// graphRoot is the node's image store, for finding a canceled build's
+	// processes.
+	graphRoot string
 }
 
 // New connects podman's bindings to the engine behind conn. The bindings
@@ -88,6 +91,7 @@ func (e *Engine) Info(ctx context.Context) (farm.EngineInfo, error) {
 	}
 	if info.Store != nil {
 		out.StorageRoot = info.Store.GraphRoot
+		e.graphRoot = info.Store.GraphRoot
 	}
 	return out, nil
 }

@@ -1,0 +1,224 @@
+//go:build e2e
+
+package cmd
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// slowContainerfile runs long enough to be interrupted; the random marker
+// keeps the layer cache out of the way.
+func slowContainerfile(seconds string) string {
+	return "FROM base\nRUN echo start-" + uniq() + " && sleep " + seconds + " && uname -m > /arch\n"
+}
+
+func TestE2EBuildDryRunSpreadsWork(t *testing.T) {
+	buildFarmHome(t)
+	out, errOut, err := farmCLI(t, "build", "--dry-run", "--platforms", "linux/amd64,linux/arm64", "-t", "x:1", writeContext(t, archContainerfile))
+	if err != nil {
+		t.Fatalf("dry run: %v\n%s", err, errOut)
+	}
+	lines := regexp.MustCompile(`(?m)^(linux/\S+)\s+(p[12])\s+(native|emulated)\s+(.+)$`).FindAllStringSubmatch(out, -1)
+	if len(lines) != 2 || lines[0][2] == lines[1][2] {
+		t.Fatalf("two equal nodes and two platforms must build on different nodes:\n%s", out)
+	}
+	if !strings.Contains(out, "no node builds linux/arm64 natively") {
+		t.Errorf("the plan must say why:\n%s", out)
+	}
+	if strings.Contains(errOut, "STEP") {
+		t.Errorf("--dry-run built something:\n%s", errOut)
+	}
+}
+
+func TestE2EBuildWithUnreachableNode(t *testing.T) {
+	buildFarmHome(t)
+	addNode(t, "gone", "ssh://root@"+closedPort(t)+"/run/podman/podman.sock")
+	mustCLI(t, "update", "two", "--add", "gone")
+	dest := filepath.Join(t.TempDir(), "layout")
+	out, errOut, err := farmCLI(t, "build", "--platforms", "linux/amd64,linux/arm64", "--output", "type=oci,dest="+dest, "-t", "x:1", writeContext(t, archContainerfile))
+	if err != nil {
+		t.Fatalf("a farm with one unreachable node must still build: %v\n%s\n%s", err, out, errOut)
+	}
+	if !strings.Contains(errOut, "leaving out a node that cannot be reached") || !strings.Contains(errOut, "node=gone") {
+		t.Errorf("the unreachable node must be named in a warning:\n%s", errOut)
+	}
+	if got := platformsOf(ociLayout{t: t, dir: dest}.index("1")); got != "linux/amd64,linux/arm64" {
+		t.Errorf("index = %s", got)
+	}
+}
+
+// restartNode brings a test farm node back after a test stopped it.
+func restartNode(t *testing.T, name string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(theFarm.repoRoot, "hack", "testfarm.sh"), "start-node", name)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("restarting %s: %v\n%s", name, err, out)
+	}
+}
+
+// nodePID reads a node's current engine PID from farm.env.
+func nodePID(t *testing.T, node string) int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(theFarm.dir, "farm.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`FARM_TEST_` + strings.ToUpper(node) + `_PID="(\d+)"`).FindStringSubmatch(string(data))
+	if m == nil {
+		t.Fatalf("no PID for %s in farm.env", node)
+	}
+	var pid int
+	for _, c := range m[1] {
+		pid = pid*10 + int(c-'0')
+	}
+	return pid
+}
+
+func TestE2EBuildNodeKilledMidBuild(t *testing.T) {
+	buildFarmHome(t)
+	t.Cleanup(func() { restartNode(t, "podman2") })
+	pid := nodePID(t, "podman2")
+	dest := filepath.Join(t.TempDir(), "layout")
+	meta := filepath.Join(t.TempDir(), "meta.json")
+	dir := writeContext(t, slowContainerfile("8"))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// podman2 builds the emulated arm64 (the plan puts amd64 on p1):
+		// kill its engine while the RUN step sleeps.
+		time.Sleep(4 * time.Second)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}()
+	out, errOut, err := farmCLI(t, "build", "--platforms", "linux/amd64,linux/arm64", "--output", "type=oci,dest="+dest, "--metadata-file", meta, "-t", "x:1", dir)
+	<-done
+	if err != nil {
+		t.Fatalf("the platform of a killed node must be rebuilt elsewhere: %v\n%s\n%s", err, out, errOut)
+	}
+	var m buildMetadata
+	data, _ := os.ReadFile(meta)
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Platforms {
+		if p.Platform == "linux/arm64" && (p.Node != "p1" || p.Attempts != 2) {
+			t.Errorf("arm64 must be rebuilt on p1 in a second attempt: %+v", p)
+		}
+	}
+	if !m.Success || m.Index == nil || !strings.HasPrefix(m.Index.Digest, "sha256:") {
+		t.Errorf("metadata: %s", data)
+	}
+	l := ociLayout{t: t, dir: dest}
+	if got := l.file(l.index("1"), "arm64", "arch"); got != "aarch64\n" {
+		t.Errorf("rebuilt arm64 image ran on %q", got)
+	}
+}
+
+// nodeLeftovers lists the build containers and images on the podman nodes.
+func nodeLeftovers(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, sock := range nodeSockets() {
+		for _, args := range [][]string{{"ps", "-a", "--external", "--format", "{{.ID}}"}, {"images", "-a", "--no-trunc", "--format", "{{.ID}}"}} {
+			res, err := exec.Command("podman", append([]string{"--url", "unix://" + sock}, args...)...).Output()
+			if err != nil {
+				t.Fatalf("listing on %s: %v", sock, err)
+			}
+			for _, id := range strings.Fields(string(res)) {
+				out = append(out, sock+" "+args[0]+" "+id)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestE2EBuildCtrlCLeavesNothing(t *testing.T) {
+	buildFarmHome(t)
+	dir := writeContext(t, slowContainerfile("30"))
+	before := nodeLeftovers(t)
+	cmd := exec.Command(filepath.Join(theFarm.repoRoot, "bin", "farm"), "build", "--platforms", "linux/amd64,linux/arm64", "-t", "x:1", dir)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := 0
+	sc := bufio.NewScanner(stderr)
+	var log []string
+	for sc.Scan() {
+		log = append(log, sc.Text())
+		if strings.Contains(sc.Text(), "] start-") {
+			if started++; started == 2 {
+				break
+			}
+		}
+	}
+	if started < 2 {
+		t.Fatalf("the builds did not start:\n%s", strings.Join(log, "\n"))
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	start := time.Now()
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+		t.Errorf("Ctrl-C: %v, want exit %d", err, exitInterrupted)
+	}
+	if took := time.Since(start); took > 25*time.Second {
+		t.Errorf("stopping took %s: the remote RUN steps must be stopped, not waited for", took)
+	}
+	after := nodeLeftovers(t)
+	if strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("Ctrl-C left containers or images on the nodes:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
+	}
+	if ps, _ := exec.Command("pgrep", "-f", "sleep 30").Output(); len(ps) > 0 {
+		t.Errorf("the RUN steps still run on the nodes: pids %s", ps)
+	}
+}
+
+func TestE2EBuildTimeout(t *testing.T) {
+	buildFarmHome(t)
+	before := nodeLeftovers(t)
+	_, errOut, err := farmCLI(t, "build", "--timeout", "5s", "--platforms", "linux/amd64", "-t", "x:1", writeContext(t, slowContainerfile("40")))
+	if ExitCode(err) != exitFailure || !strings.Contains(OneLine(err), "did not finish within --timeout 5s") {
+		t.Fatalf("timeout: exit %d: %v\n%s", ExitCode(err), err, errOut)
+	}
+	if after := nodeLeftovers(t); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("a timed-out build left containers or images behind")
+	}
+}
+
+func TestE2EBuildAllowPartial(t *testing.T) {
+	buildFarmHome(t)
+	dir := writeContext(t, "FROM base\nRUN test \"$(uname -m)\" = x86_64\n")
+	dest := filepath.Join(t.TempDir(), "layout")
+	meta := filepath.Join(t.TempDir(), "meta.json")
+	_, errOut, err := farmCLI(t, "build", "--allow-partial", "--keep-going", "--platforms", "linux/amd64,linux/arm64", "--metadata-file", meta, "--output", "type=oci,dest="+dest, "-t", "x:1", dir)
+	if err != nil {
+		t.Fatalf("--allow-partial: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(errOut, "partial result: missing linux/arm64") {
+		t.Errorf("the missing platform must be reported:\n%s", errOut)
+	}
+	if got := platformsOf(ociLayout{t: t, dir: dest}.index("1")); got != "linux/amd64" {
+		t.Errorf("partial index = %s", got)
+	}
+	data, _ := os.ReadFile(meta)
+	if !strings.Contains(string(data), `"missing": [`) {
+		t.Errorf("metadata lacks the missing platforms: %s", data)
+	}
+}

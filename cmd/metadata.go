@@ -1,0 +1,69 @@
+package cmd
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	"github.com/farmbuild/farm/farm"
+)
+
+// buildMetadata is the --metadata-file document; docs/build.md describes it.
+type buildMetadata struct {
+	Success   bool               `json:"success"`
+	Error     string             `json:"error,omitempty"`
+	ExitCode  int                `json:"exitCode"`
+	Platforms []platformMetadata `json:"platforms"`
+	Index     *indexMetadata     `json:"index,omitempty"`
+	Missing   []string           `json:"missing,omitempty"`
+}
+
+type platformMetadata struct {
+	Platform string  `json:"platform"`
+	Node     string  `json:"node"`
+	Emulated bool    `json:"emulated"`
+	ImageID  string  `json:"imageID,omitempty"`
+	Digest   string  `json:"digest,omitempty"`
+	Seconds  float64 `json:"durationSeconds"`
+	Attempts int     `json:"attempts"`
+	Error    string  `json:"error,omitempty"`
+}
+
+type indexMetadata struct {
+	Digest     string   `json:"digest"`
+	References []string `json:"references"`
+}
+
+// writeMetadata writes the build's results, atomically.
+func writeMetadata(path string, res *farm.BuildResult, buildErr error) error {
+	m := buildMetadata{Success: buildErr == nil, ExitCode: ExitCode(buildErr), Missing: res.Missing, Platforms: []platformMetadata{}}
+	if buildErr != nil {
+		m.Error = OneLine(buildErr)
+	}
+	for _, p := range res.Platforms {
+		m.Platforms = append(m.Platforms, platformMetadata{
+			Platform: p.Platform, Node: p.Node, Emulated: p.Emulated, ImageID: p.ImageID, Digest: p.Digest,
+			Seconds: p.Duration.Seconds(), Attempts: p.Attempts, Error: p.Error,
+		})
+	}
+	if res.Index.Digest != "" {
+		m.Index = &indexMetadata{Digest: res.Index.Digest, References: res.Index.References}
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".farm-metadata-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,74 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Ping checks that the node's engine answers, trying a few times with
+// backoff so that a passing hiccup does not count as a dead node.
+func (n *Node) Ping(ctx context.Context) error {
+	var err error
+	for i, wait := range []time.Duration{0, time.Second, 2 * time.Second} {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+		if err = n.pingOnce(ctx); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+func (n *Node) pingOnce(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return n.Conn.DialEngine(ctx) },
+	}}
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://d/_ping", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("engine answered %s", resp.Status)
+	}
+	return nil
+}
+
+// transportError reports whether err looks like a broken connection
+// rather than a failed build step.
+func transportError(err error) bool {
+	if err == nil || strings.Contains(err.Error(), "building at STEP") {
+		return false
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"EOF", "connection reset", "broken pipe", "server probably quit", "use of closed network connection", "ssh: ", "connection refused", "decoding stream"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
