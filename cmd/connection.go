@@ -20,13 +20,14 @@ func newConnectionCmd(ro *rootOptions) *cobra.Command {
 		Args:    exactArgs(0),
 		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newConnectionAddCmd(ro), newConnectionListCmd(ro), newConnectionRemoveCmd(ro), newConnectionRenameCmd(ro))
+	cmd.AddCommand(newConnectionAddCmd(ro), newConnectionListCmd(ro), newConnectionRemoveCmd(ro), newConnectionRenameCmd(ro), newConnectionUpdateCmd(ro))
 	return cmd
 }
 
 type connectionAddOptions struct {
 	name, destination, identity string
 	makeDefault                 bool
+	weight                      float64
 	timeout                     time.Duration
 }
 
@@ -48,6 +49,7 @@ the host key strictly against known_hosts.`,
 	cmd.Flags().StringVar(&opts.identity, "identity", "", "SSH private key file for this connection")
 	cmd.Flags().BoolVarP(&opts.makeDefault, "default", "d", false, "make this the default connection")
 	cmd.Flags().DurationVar(&opts.timeout, "timeout", 20*time.Second, "how long to wait for the host when the socket must be discovered")
+	cmd.Flags().Float64Var(&opts.weight, "weight", 0, "relative speed of this node for scheduling (default 1; 2 means twice as fast)")
 	return cmd
 }
 
@@ -77,8 +79,16 @@ func runConnectionAdd(ctx context.Context, ro *rootOptions, opts *connectionAddO
 		conn.Close()
 		ro.logger.Info("discovered engine socket", "connection", c.Name, "uri", c.URI)
 	}
+	if opts.weight < 0 {
+		return usageError{fmt.Errorf("--weight %v: must be positive", opts.weight)}
+	}
 	if err := ro.store.AddConnection(c, opts.makeDefault); err != nil {
 		return err
+	}
+	if opts.weight > 0 {
+		if err := ro.store.SetWeight(c.Name, opts.weight); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Connection %q added: %s\n", c.Name, c.URI)
 	return nil
@@ -109,12 +119,28 @@ func runConnectionList(ro *rootOptions, opts *listOptions, cmd *cobra.Command) e
 	if err != nil {
 		return err
 	}
-	if opts.format == "json" {
-		return writeJSON(cmd.OutOrStdout(), conns)
+	weights, err := ro.store.Weights()
+	if err != nil {
+		return err
 	}
-	t := newTable(cmd.OutOrStdout(), "NAME", "URI", "IDENTITY", "DEFAULT", "READWRITE")
-	for _, c := range conns {
-		t.row(c.Name, c.URI, c.Identity, c.Default, c.ReadWrite)
+	type listed struct {
+		farm.Connection
+		Weight float64 `json:"Weight,omitempty"`
+	}
+	out := make([]listed, len(conns))
+	for i, c := range conns {
+		out[i] = listed{c, weights[c.Name]}
+	}
+	if opts.format == "json" {
+		return writeJSON(cmd.OutOrStdout(), out)
+	}
+	t := newTable(cmd.OutOrStdout(), "NAME", "URI", "IDENTITY", "DEFAULT", "READWRITE", "WEIGHT")
+	for _, c := range out {
+		w := "1"
+		if c.Weight > 0 {
+			w = fmt.Sprint(c.Weight)
+		}
+		t.row(c.Name, c.URI, c.Identity, c.Default, c.ReadWrite, w)
 	}
 	return t.flush()
 }
@@ -149,4 +175,27 @@ func newConnectionRenameCmd(ro *rootOptions) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+type connectionUpdateOptions struct{ weight float64 }
+
+func newConnectionUpdateCmd(ro *rootOptions) *cobra.Command {
+	opts := &connectionUpdateOptions{}
+	cmd := &cobra.Command{
+		Use:   "update NAME --weight N",
+		Short: "Change farm's settings for a connection (its scheduling weight)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("weight") {
+				return usageError{fmt.Errorf("nothing to update: give --weight")}
+			}
+			if err := ro.store.SetWeight(args[0], opts.weight); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Connection %q updated\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().Float64Var(&opts.weight, "weight", 1, "relative speed of this node for scheduling (1 is the default; 0 resets)")
+	return cmd
 }

@@ -86,36 +86,49 @@ func nodePID(t *testing.T, node string) int {
 
 func TestE2EBuildNodeKilledMidBuild(t *testing.T) {
 	buildFarmHome(t)
-	t.Cleanup(func() { restartNode(t, "podman2") })
-	pid := nodePID(t, "podman2")
+	dir := writeContext(t, slowContainerfile("8"))
+	args := []string{"--platforms", "linux/amd64,linux/arm64", "-t", "x:1", dir}
+	// Plans are deterministic: ask which node gets the emulated arm64.
+	plan := mustCLI(t, append([]string{"build", "--dry-run"}, args...)...)
+	m := regexp.MustCompile(`(?m)^linux/arm64\s+(p[12])\s`).FindStringSubmatch(plan)
+	if m == nil {
+		t.Fatalf("no arm64 in the plan:\n%s", plan)
+	}
+	victim, survivor, engine := m[1], "p1", "podman2"
+	if victim == "p1" {
+		survivor, engine = "p2", "podman1"
+	}
+	t.Cleanup(func() { restartNode(t, engine) })
+	pid := nodePID(t, engine)
 	dest := filepath.Join(t.TempDir(), "layout")
 	meta := filepath.Join(t.TempDir(), "meta.json")
-	dir := writeContext(t, slowContainerfile("8"))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		// podman2 builds the emulated arm64 (the plan puts amd64 on p1):
-		// kill its engine while the RUN step sleeps.
+		// Kill the engine while the RUN step sleeps.
 		time.Sleep(4 * time.Second)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}()
-	out, errOut, err := farmCLI(t, "build", "--platforms", "linux/amd64,linux/arm64", "--output", "type=oci,dest="+dest, "--metadata-file", meta, "-t", "x:1", dir)
+	out, errOut, err := farmCLI(t, append([]string{"build", "--output", "type=oci,dest=" + dest, "--metadata-file", meta}, args...)...)
 	<-done
 	if err != nil {
 		t.Fatalf("the platform of a killed node must be rebuilt elsewhere: %v\n%s\n%s", err, out, errOut)
 	}
-	var m buildMetadata
+	var md buildMetadata
 	data, _ := os.ReadFile(meta)
-	if err := json.Unmarshal(data, &m); err != nil {
+	if err := json.Unmarshal(data, &md); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range m.Platforms {
-		if p.Platform == "linux/arm64" && (p.Node != "p1" || p.Attempts != 2) {
-			t.Errorf("arm64 must be rebuilt on p1 in a second attempt: %+v", p)
+	for _, p := range md.Platforms {
+		if p.Platform == "linux/arm64" && (p.Node != survivor || p.Attempts != 2) {
+			t.Errorf("arm64 must be rebuilt on %s in a second attempt after %s died: %+v", survivor, victim, p)
 		}
 	}
-	if !m.Success || m.Index == nil || !strings.HasPrefix(m.Index.Digest, "sha256:") {
+	if !md.Success || md.Index == nil || !strings.HasPrefix(md.Index.Digest, "sha256:") {
 		t.Errorf("metadata: %s", data)
+	}
+	if !strings.Contains(errOut, "node went down during the build") {
+		t.Errorf("the dead node must be reported:\n%s", errOut)
 	}
 	l := ociLayout{t: t, dir: dest}
 	if got := l.file(l.index("1"), "arm64", "arch"); got != "aarch64\n" {

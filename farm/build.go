@@ -190,6 +190,9 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 		defer cleanupNodes(context.WithoutCancel(ctx), d, log)
 	}
 	res := &BuildResult{Platforms: d.jobs}
+	if err := recordHistory(d.jobs); err != nil {
+		log.Warn("could not record build times for scheduling", "error", err)
+	}
 	images := d.images
 	if errs := joinFailuresFirst(d.errs); errs != nil {
 		if !opts.AllowPartial || ctx.Err() != nil {
@@ -306,12 +309,23 @@ func openNodes(ctx context.Context, conns []Connection, open Opener, timeout tim
 	return nodes, nil
 }
 
-// makePlan schedules the platforms on the nodes that answered.
-func makePlan(want []ocispec.Platform, nodes []*Node, total int) (schedule.Plan, error) {
+// nodeFacts gathers what the scheduler weighs about the nodes: engine
+// facts, the user's weights and the build history. Unreadable weights or
+// history only cost scheduling quality.
+func nodeFacts(nodes []*Node) []schedule.Node {
+	weights, _ := Store{}.Weights()
+	history, _ := History()
 	facts := make([]schedule.Node, len(nodes))
 	for i, n := range nodes {
-		facts[i] = schedule.Node{Name: n.Name, Native: n.Info.Native, Emulated: n.Emulated, CPUs: n.Info.CPUs}
+		facts[i] = schedule.Node{Name: n.Name, Native: n.Info.Native, Emulated: n.Emulated, CPUs: n.Info.CPUs,
+			Running: n.Info.RunningBuilds, Weight: weights[n.Name], History: history[n.Name]}
 	}
+	return facts
+}
+
+// makePlan schedules the platforms on the nodes that answered.
+func makePlan(want []ocispec.Platform, nodes []*Node, total int) (schedule.Plan, error) {
+	facts := nodeFacts(nodes)
 	if len(want) == 0 {
 		want = schedule.NativePlatforms(facts)
 	}

@@ -52,6 +52,8 @@ type EngineInfo struct {
 	MemoryBytes int64
 	// StorageRoot is the directory where the engine stores images.
 	StorageRoot string
+	// RunningBuilds counts the builds running on the engine now.
+	RunningBuilds int
 }
 
 // NodeBuild is the part of a build one node carries out.

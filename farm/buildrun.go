@@ -196,13 +196,14 @@ func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 		}
 	}
 	d.mu.Lock()
-	var facts []schedule.Node
+	var alive []*Node
 	for _, m := range d.nodes {
 		if !d.dead[m.Name] {
-			facts = append(facts, schedule.Node{Name: m.Name, Native: m.Info.Native, Emulated: m.Emulated, CPUs: m.Info.CPUs})
+			alive = append(alive, m)
 		}
 	}
 	d.mu.Unlock()
+	facts := nodeFacts(alive)
 	want := make([]ocispec.Platform, len(again))
 	for k, i := range again {
 		want[k] = d.jobs[i].platform

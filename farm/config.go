@@ -109,6 +109,13 @@ func (Store) AddConnection(c Connection, makeDefault bool) error {
 
 // RemoveConnection deletes a connection and takes it out of every farm.
 func (Store) RemoveConnection(name string) error {
+	if err := removeConnection(name); err != nil {
+		return err
+	}
+	return renamePrefs(name, "")
+}
+
+func removeConnection(name string) error {
 	return config.EditConnectionConfig(func(f *config.ConnectionsFile) error {
 		if err := mustOwnConnection(f, name); err != nil {
 			return err
@@ -124,11 +131,19 @@ func (Store) RemoveConnection(name string) error {
 	})
 }
 
-// RenameConnection renames a connection, in every farm and as the default.
+// RenameConnection renames a connection, in every farm and as the
+// default, and keeps its settings.
 func (Store) RenameConnection(from, to string) error {
 	if err := checkName("connection", to); err != nil {
 		return err
 	}
+	if err := renameConnection(from, to); err != nil {
+		return err
+	}
+	return renamePrefs(from, to)
+}
+
+func renameConnection(from, to string) error {
 	return config.EditConnectionConfig(func(f *config.ConnectionsFile) error {
 		if err := mustOwnConnection(f, from); err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // isolate points podman's configuration at a fresh directory and returns
@@ -285,5 +286,39 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWeights(t *testing.T) {
+	isolate(t, "")
+	var s Store
+	must(t, s.AddConnection(Connection{Name: "a", URI: "unix:///a"}, false))
+	must(t, s.SetWeight("a", 2.5))
+	if err := s.SetWeight("nope", 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("weight of unknown connection: %v", err)
+	}
+	must(t, s.RenameConnection("a", "b"))
+	w, err := s.Weights()
+	must(t, err)
+	if w["b"] != 2.5 || len(w) != 1 {
+		t.Errorf("weights after rename = %v", w)
+	}
+	must(t, s.RemoveConnection("b"))
+	if w, _ := s.Weights(); len(w) != 0 {
+		t.Errorf("weights after remove = %v", w)
+	}
+}
+
+func TestHistory(t *testing.T) {
+	isolate(t, "")
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	must(t, recordHistory([]PlatformResult{
+		{Platform: "linux/amd64", Node: "a", ImageID: "x", Duration: 3 * time.Second},
+		{Platform: "linux/arm64", Node: "a", Error: "failed", Duration: time.Second},
+	}))
+	h, err := History()
+	must(t, err)
+	if h["a"]["linux/amd64"] != 3*time.Second || len(h["a"]) != 1 {
+		t.Errorf("history = %v", h)
 	}
 }

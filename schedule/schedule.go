@@ -5,8 +5,10 @@ package schedule
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/containerd/platforms"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -22,6 +24,14 @@ type Node struct {
 	Emulated []ocispec.Platform
 	// CPUs is the node's CPU count (at least 1 is assumed).
 	CPUs int
+	// Weight is the user's relative speed or priority for the node; zero
+	// means 1. A node of weight 2 is expected to build twice as fast.
+	Weight float64
+	// Running counts builds already running on the node.
+	Running int
+	// History holds how long each platform (as Format gives it) took on
+	// this node last time; its layer cache for that platform is warm.
+	History map[string]time.Duration
 }
 
 // Job is one platform assigned to one node. A plan is keyed by
@@ -35,14 +45,18 @@ type Job struct {
 	Emulated bool
 	// Reason says why this node was chosen.
 	Reason string
+	// Estimate is the expected build time on that node.
+	Estimate time.Duration
 }
 
 // Plan is the assignment of every requested platform, in request order.
 type Plan struct {
 	Jobs []Job
+	// Makespan is the expected time until the last platform is done.
+	Makespan time.Duration
 }
 
-// ByNode groups the plan's jobs by node, in node name order.
+// ByNode groups the plan's jobs by node.
 func (p Plan) ByNode() map[string][]Job {
 	out := map[string][]Job{}
 	for _, j := range p.Jobs {
@@ -51,66 +65,175 @@ func (p Plan) ByNode() map[string][]Job {
 	return out
 }
 
-// emulationCost is how many native builds one emulated build weighs when
-// spreading load: emulation is many times slower.
-const emulationCost = 5
+// Cost model. Without history a native build is assumed to take
+// defaultBuild on a 1-CPU node of weight 1; emulation is emulationCost
+// times slower; a node's speed grows with the square root of its CPUs
+// (builds parallelize only partly) times its weight.
+const (
+	defaultBuild  = time.Minute
+	emulationCost = 5
+)
 
-// Assign gives each platform to a node that builds it natively, spreading
-// the platforms over the capable nodes by load per CPU; only when no node
-// can build a platform natively does it go to a node that emulates it.
-// When a platform cannot be served at all, the error lists what every node
-// can build.
+// Assign gives each platform to a node that builds it natively; only when
+// no node can does it go to one that emulates it. Among the capable nodes
+// it minimizes the time until the last platform is done: longest builds
+// first, each to the node where it would finish earliest, counting the
+// builds already running there, the user's weights and how long the
+// platform took on each node last time. On equal finish times the node
+// that built the platform last time (warm cache) wins, then the name.
+// When a platform cannot be served at all, the error lists what every
+// node can build.
 func Assign(want []ocispec.Platform, nodes []Node) (Plan, error) {
 	nodes = sortedNodes(nodes)
-	load := make([]int, len(nodes))
-	var plan Plan
+	jobs := make([]Job, len(want))
+	cands := make([][]int, len(want))
 	var missing []string
-	for _, p := range want {
+	for i, p := range want {
 		p = platforms.Normalize(p)
-		best, emulated := -1, false
-		for i, n := range nodes {
-			if !nativeFor(n, p) {
-				continue
-			}
-			if best < 0 || less(load[i], nodes[i], load[best], nodes[best]) {
-				best = i
-			}
-		}
-		if best < 0 {
-			emulated = true
-			for i, n := range nodes {
-				if !emulatesFor(n, p) {
-					continue
-				}
-				if best < 0 || less(load[i], nodes[i], load[best], nodes[best]) {
-					best = i
-				}
-			}
-		}
-		if best < 0 {
+		jobs[i].Platform = p
+		cands[i], jobs[i].Emulated = candidates(p, nodes)
+		if len(cands[i]) == 0 {
 			missing = append(missing, Format(p))
-			continue
 		}
-		reason := "native"
-		cost := 1
-		if emulated {
-			reason = "emulated: no node builds " + Format(p) + " natively"
-			cost = emulationCost
-		}
-		load[best] += cost
-		plan.Jobs = append(plan.Jobs, Job{Platform: p, Node: nodes[best].Name, Emulated: emulated, Reason: reason})
 	}
 	if len(missing) > 0 {
 		return Plan{}, &UnservableError{Platforms: missing, Capabilities: capabilities(nodes)}
 	}
+	est := newEstimator(nodes)
+	load := make([]time.Duration, len(nodes))
+	for k, n := range nodes {
+		load[k] = time.Duration(n.Running) * est.estimate(ocispec.Platform{}, n, false)
+	}
+	// Longest processing time first: the job whose best case is longest.
+	order := make([]int, len(want))
+	best := make([]time.Duration, len(want))
+	for i := range want {
+		order[i] = i
+		best[i] = -1
+		for _, k := range cands[i] {
+			if e := est.estimate(jobs[i].Platform, nodes[k], jobs[i].Emulated); best[i] < 0 || e < best[i] {
+				best[i] = e
+			}
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return best[order[a]] > best[order[b]] })
+	var plan Plan
+	for _, i := range order {
+		p := jobs[i].Platform
+		chosen, finish := -1, time.Duration(0)
+		for _, k := range cands[i] {
+			f := load[k] + est.estimate(p, nodes[k], jobs[i].Emulated)
+			if chosen < 0 || f < finish || (f == finish && warm(nodes[k], p) && !warm(nodes[chosen], p)) {
+				chosen, finish = k, f
+			}
+		}
+		jobs[i].Estimate = finish - load[chosen]
+		load[chosen] = finish
+		jobs[i].Node = nodes[chosen].Name
+		jobs[i].Reason = reason(jobs[i], nodes[chosen], len(cands[i]))
+		if finish > plan.Makespan {
+			plan.Makespan = finish
+		}
+	}
+	plan.Jobs = jobs
 	return plan, nil
 }
 
-// less orders candidates by load per CPU, then by name (nodes are sorted,
-// so the earlier index wins ties).
-func less(loadA int, a Node, loadB int, b Node) bool {
-	// Compare loadA/cpusA < loadB/cpusB without division.
-	return (loadA+1)*cpus(b) < (loadB+1)*cpus(a)
+// candidates are the indexes of the nodes that build p natively, or, when
+// there are none, of those that emulate it.
+func candidates(p ocispec.Platform, nodes []Node) ([]int, bool) {
+	var native, emulated []int
+	for k, n := range nodes {
+		if nativeFor(n, p) {
+			native = append(native, k)
+		} else if emulatesFor(n, p) {
+			emulated = append(emulated, k)
+		}
+	}
+	if len(native) > 0 {
+		return native, false
+	}
+	return emulated, true
+}
+
+// estimator predicts build times. work holds, per platform with history
+// anywhere, the fastest known build normalized to a native build on a node
+// of speed 1.
+type estimator struct {
+	work map[string]float64
+}
+
+func newEstimator(nodes []Node) estimator {
+	e := estimator{work: map[string]float64{}}
+	for _, m := range nodes {
+		for key, d := range m.History {
+			if d <= 0 {
+				continue
+			}
+			p, err := platforms.Parse(key)
+			if err != nil {
+				continue
+			}
+			w := float64(d) * speed(m)
+			if !nativeFor(m, platforms.Normalize(p)) {
+				w /= emulationCost
+			}
+			if old, ok := e.work[key]; !ok || w < old {
+				e.work[key] = w
+			}
+		}
+	}
+	return e
+}
+
+// estimate is the expected time to build p on n: the last build of p on n
+// when known; else the fastest known build of p elsewhere scaled by the
+// nodes' speeds and emulation; else the default.
+func (e estimator) estimate(p ocispec.Platform, n Node, emulated bool) time.Duration {
+	key := Format(p)
+	if d, ok := n.History[key]; ok && d > 0 {
+		return d
+	}
+	w, ok := e.work[key]
+	if !ok {
+		w = float64(defaultBuild)
+	}
+	if emulated {
+		w *= emulationCost
+	}
+	return time.Duration(w / speed(n))
+}
+
+func speed(n Node) float64 {
+	w := n.Weight
+	if w <= 0 {
+		w = 1
+	}
+	return w * math.Sqrt(float64(cpus(n)))
+}
+
+func warm(n Node, p ocispec.Platform) bool {
+	_, ok := n.History[Format(p)]
+	return ok
+}
+
+func reason(j Job, n Node, choices int) string {
+	var parts []string
+	if j.Emulated {
+		parts = append(parts, "emulated: no node builds "+Format(j.Platform)+" natively")
+	} else {
+		parts = append(parts, "native")
+	}
+	if choices > 1 {
+		parts = append(parts, fmt.Sprintf("earliest finish of %d capable nodes", choices))
+	}
+	if warm(n, j.Platform) {
+		parts = append(parts, "built it last time (warm cache)")
+	}
+	if n.Running > 0 {
+		parts = append(parts, fmt.Sprintf("%d builds already running there", n.Running))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func cpus(n Node) int {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/platforms"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -53,9 +54,15 @@ func TestAssign(t *testing.T) {
 		{"arm64/v8 matches a node reporting arm64", "linux/arm64/v8", []Node{node("a", "linux/arm64", "", 4)}, "linux/arm64@a"},
 		{"two platforms on one node are both kept", "linux/amd64,linux/arm64", []Node{amd("a")}, "linux/amd64@a linux/arm64@a(emu)"},
 		{"native wins over emulation", "linux/arm64,linux/amd64", []Node{amd("a"), node("z", "linux/arm64", "", 1)}, "linux/arm64@z linux/amd64@a"},
-		{"emulation spreads to the idle node", "linux/amd64,linux/arm64", []Node{amd("a"), amd("b")}, "linux/amd64@a linux/arm64@b(emu)"},
+		{"emulation spreads to the idle node", "linux/amd64,linux/arm64", []Node{amd("a"), amd("b")}, "linux/amd64@b linux/arm64@a(emu)"},
 		{"equal nodes share native work", "linux/amd64,linux/amd64/v2", []Node{node("a", "linux/amd64/v3", "", 4), node("b", "linux/amd64/v3", "", 4)}, "linux/amd64@a linux/amd64/v2@b"},
-		{"more CPUs take more work", "linux/amd64,linux/amd64/v2,linux/amd64/v3", []Node{node("small", "linux/amd64/v3", "", 1), node("big", "linux/amd64/v3", "", 8)}, "linux/amd64@big linux/amd64/v2@big linux/amd64/v3@big"},
+		{"more CPUs take more work, not all of it", "linux/amd64,linux/amd64/v2,linux/amd64/v3", []Node{node("small", "linux/amd64/v3", "", 1), node("big", "linux/amd64/v3", "", 8)}, "linux/amd64@big linux/amd64/v2@big linux/amd64/v3@small"},
+		{"weight counts like speed", "linux/amd64,linux/amd64/v2", []Node{weighted(node("a", "linux/amd64/v3", "", 4), 4), node("b", "linux/amd64/v3", "", 4)}, "linux/amd64@a linux/amd64/v2@a"},
+		{"running builds make a node busy", "linux/amd64", []Node{running(node("a", "linux/amd64", "", 4), 2), node("b", "linux/amd64", "", 4)}, "linux/amd64@b"},
+		{"warm cache wins a tie", "linux/amd64", []Node{node("a", "linux/amd64", "", 4), history(node("b", "linux/amd64", "", 4), "linux/amd64", time.Minute/2)}, "linux/amd64@b"},
+		{"the node that was faster last time wins", "linux/amd64", []Node{history(node("a", "linux/amd64", "", 4), "linux/amd64", time.Hour), history(node("b", "linux/amd64", "", 4), "linux/amd64", 10*time.Minute)}, "linux/amd64@b"},
+		{"without other history the warm node keeps its platform", "linux/amd64", []Node{history(node("a", "linux/amd64", "", 4), "linux/amd64", time.Hour), node("b", "linux/amd64", "", 4)}, "linux/amd64@a"},
+		{"history elsewhere scales the estimate", "linux/arm64,linux/amd64", []Node{history(amd("a"), "linux/arm64", 10*time.Minute), amd("b")}, "linux/arm64@a(emu) linux/amd64@b"},
 		{"arm means arm/v7", "linux/arm", []Node{amd("a")}, "linux/arm/v7@a(emu)"},
 		{"arm/v6 served by arm/v7 emulation", "linux/arm/v6", []Node{amd("a")}, "linux/arm/v6@a(emu)"},
 		{"amd64 node does not natively build 386", "linux/386", []Node{amd("a"), node("b", "linux/amd64", "linux/386", 1)}, "linux/386@b(emu)"},
@@ -70,6 +77,40 @@ func TestAssign(t *testing.T) {
 				t.Errorf("plan = %s, want %s", got, tt.plan)
 			}
 		})
+	}
+}
+
+func weighted(n Node, w float64) Node { n.Weight = w; return n }
+
+func running(n Node, r int) Node { n.Running = r; return n }
+
+func history(n Node, platform string, d time.Duration) Node {
+	if n.History == nil {
+		n.History = map[string]time.Duration{}
+	}
+	n.History[platform] = d
+	return n
+}
+
+func TestAssignMakespan(t *testing.T) {
+	// Four equal native nodes, eight equal platforms: two each.
+	var nodes []Node
+	for _, name := range []string{"a", "b", "c", "d"} {
+		nodes = append(nodes, node(name, "linux/amd64/v3", "", 1))
+	}
+	plan, err := Assign(ps("linux/amd64,linux/amd64,linux/amd64/v2,linux/amd64/v2,linux/amd64/v3,linux/amd64/v3,linux/386,linux/386"), append(nodes, node("e", "linux/386", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	perNode := map[string]int{}
+	for _, j := range plan.Jobs {
+		perNode[j.Node]++
+	}
+	if plan.Makespan != 2*defaultBuild {
+		t.Errorf("makespan = %s, want %s (%v)", plan.Makespan, 2*defaultBuild, perNode)
+	}
+	if !strings.Contains(plan.Jobs[0].Reason, "earliest finish of 4 capable nodes") {
+		t.Errorf("reason = %q", plan.Jobs[0].Reason)
 	}
 }
 

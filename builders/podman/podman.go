@@ -93,6 +93,10 @@ func (e *Engine) Info(ctx context.Context) (farm.EngineInfo, error) {
 		out.StorageRoot = info.Store.GraphRoot
 		e.graphRoot = info.Store.GraphRoot
 	}
+	// Build (external) containers are the builds in progress.
+	if running, err := e.buildContainers(ctx); err == nil {
+		out.RunningBuilds = len(running)
+	}
 	return out, nil
 }
 

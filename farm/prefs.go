@@ -1,0 +1,215 @@
+package farm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// farm keeps what podman's files have no place for in files of its own:
+// per-node weights in $XDG_CONFIG_HOME/farm/nodes.json and build history
+// in $XDG_STATE_HOME/farm/history.json. Both are small JSON documents
+// written atomically; a missing file means no settings.
+
+// nodePrefs is the nodes.json document.
+type nodePrefs struct {
+	Nodes map[string]nodePref `json:"nodes"`
+}
+
+type nodePref struct {
+	// Weight is the user's relative speed for the node (default 1).
+	Weight float64 `json:"weight,omitempty"`
+}
+
+func configDir() (string, error) {
+	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "farm"), nil
+	}
+	home, err := homeDir()
+	return filepath.Join(home, ".config", "farm"), err
+}
+
+func stateDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "farm"), nil
+	}
+	home, err := homeDir()
+	return filepath.Join(home, ".local", "state", "farm"), err
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s is damaged (%w): fix or remove it", path, err)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicWriteFile(path, append(data, '\n'))
+}
+
+func atomicWriteFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func prefsPath() (string, error) {
+	d, err := configDir()
+	return filepath.Join(d, "nodes.json"), err
+}
+
+// Weights returns the user's weight per connection name.
+func (Store) Weights() (map[string]float64, error) {
+	path, err := prefsPath()
+	if err != nil {
+		return nil, err
+	}
+	var p nodePrefs
+	if err := readJSON(path, &p); err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for name, n := range p.Nodes {
+		if n.Weight > 0 {
+			out[name] = n.Weight
+		}
+	}
+	return out, nil
+}
+
+// SetWeight sets a connection's weight; 0 resets it to the default (1).
+func (s Store) SetWeight(name string, weight float64) error {
+	if weight < 0 {
+		return fmt.Errorf("%w: weight %v must not be negative", ErrUsage, weight)
+	}
+	if _, err := s.Connection(name); err != nil {
+		return err
+	}
+	return editPrefs(func(p *nodePrefs) {
+		if weight == 0 {
+			delete(p.Nodes, name)
+		} else {
+			p.Nodes[name] = nodePref{Weight: weight}
+		}
+	})
+}
+
+// renamePrefs moves a connection's settings to its new name (or drops
+// them when to is empty).
+func renamePrefs(from, to string) error {
+	return editPrefs(func(p *nodePrefs) {
+		if v, ok := p.Nodes[from]; ok {
+			delete(p.Nodes, from)
+			if to != "" {
+				p.Nodes[to] = v
+			}
+		}
+	})
+}
+
+func editPrefs(edit func(*nodePrefs)) error {
+	path, err := prefsPath()
+	if err != nil {
+		return err
+	}
+	var p nodePrefs
+	if err := readJSON(path, &p); err != nil {
+		return err
+	}
+	if p.Nodes == nil {
+		p.Nodes = map[string]nodePref{}
+	}
+	edit(&p)
+	return writeJSON(path, p)
+}
+
+// buildHistory is the history.json document: per node, per platform, how
+// long its last build took.
+type buildHistory struct {
+	Nodes map[string]map[string]historyEntry `json:"nodes"`
+}
+
+type historyEntry struct {
+	Seconds float64   `json:"seconds"`
+	When    time.Time `json:"when"`
+}
+
+func historyPath() (string, error) {
+	d, err := stateDir()
+	return filepath.Join(d, "history.json"), err
+}
+
+// History returns, per node and platform, how long the last build took.
+func History() (map[string]map[string]time.Duration, error) {
+	path, err := historyPath()
+	if err != nil {
+		return nil, err
+	}
+	var h buildHistory
+	if err := readJSON(path, &h); err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]time.Duration{}
+	for node, ps := range h.Nodes {
+		out[node] = map[string]time.Duration{}
+		for p, e := range ps {
+			out[node][p] = time.Duration(e.Seconds * float64(time.Second))
+		}
+	}
+	return out, nil
+}
+
+// recordHistory remembers how long each successful platform took.
+func recordHistory(results []PlatformResult) error {
+	path, err := historyPath()
+	if err != nil {
+		return err
+	}
+	var h buildHistory
+	if err := readJSON(path, &h); err != nil {
+		return err
+	}
+	if h.Nodes == nil {
+		h.Nodes = map[string]map[string]historyEntry{}
+	}
+	now := time.Now().UTC()
+	for _, r := range results {
+		if r.Error != "" || r.ImageID == "" || r.Duration <= 0 {
+			continue
+		}
+		if h.Nodes[r.Node] == nil {
+			h.Nodes[r.Node] = map[string]historyEntry{}
+		}
+		h.Nodes[r.Node][r.Platform] = historyEntry{Seconds: r.Duration.Seconds(), When: now}
+	}
+	return writeJSON(path, h)
+}
