@@ -277,7 +277,7 @@ func openNodes(ctx context.Context, conns []Connection, open Opener, timeout tim
 		g.Go(func() error {
 			nctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			n, err := OpenNode(nctx, c, open)
+			n, err := openWithRetry(nctx, c, open)
 			if err != nil {
 				log.Warn("leaving out a node that cannot be reached", "node", c.Name, "error", err)
 				return nil
@@ -321,6 +321,30 @@ func nodeFacts(nodes []*Node) []schedule.Node {
 			Running: n.Info.RunningBuilds, Weight: weights[n.Name], History: history[n.Name]}
 	}
 	return facts
+}
+
+// openWithRetry opens a node, retrying with backoff while the failure
+// looks like a passing network problem (not a host key or a missing key).
+func openWithRetry(ctx context.Context, c Connection, open Opener) (*Node, error) {
+	var err error
+	for _, wait := range []time.Duration{0, time.Second, 3 * time.Second} {
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+			return nil, err
+		case <-time.After(wait):
+		}
+		var n *Node
+		if n, err = OpenNode(ctx, c, open); err == nil {
+			return n, nil
+		}
+		if !transportError(err) {
+			return nil, err
+		}
+	}
+	return nil, err
 }
 
 // makePlan schedules the platforms on the nodes that answered.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -46,6 +47,7 @@ func Connect(ctx context.Context, c Connection) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	go keepAlive(conn.client, keepAliveInterval, keepAliveMisses)
 	if conn.Dest.Socket == "" {
 		sock, err := conn.discoverSocket(ctx)
 		if err != nil {
@@ -55,6 +57,37 @@ func Connect(ctx context.Context, c Connection) (*Conn, error) {
 		conn.Dest.Socket = sock
 	}
 	return conn, nil
+}
+
+// Keepalive settings: a node whose SSH server does not answer for
+// keepAliveInterval*keepAliveMisses is taken for gone, and its connection
+// is closed so that builds on it fail over instead of hanging.
+const (
+	keepAliveInterval = 10 * time.Second
+	keepAliveMisses   = 3
+)
+
+// keepAlive sends OpenSSH keepalive requests and closes the client when
+// the server stops answering.
+func keepAlive(c *ssh.Client, every time.Duration, misses int) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for range t.C {
+		answered := make(chan error, 1)
+		go func() {
+			_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+			answered <- err
+		}()
+		select {
+		case err := <-answered:
+			if err != nil {
+				return // closed
+			}
+		case <-time.After(every * time.Duration(misses)):
+			c.Close()
+			return
+		}
+	}
 }
 
 // Close closes the SSH connection.
