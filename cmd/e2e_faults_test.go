@@ -57,12 +57,19 @@ func TestE2EBuildWithUnreachableNode(t *testing.T) {
 	}
 }
 
-// restartNode brings a test farm node back after a test stopped it.
+// restartNode brings a test farm node back after a test killed its
+// engine, and removes the build containers the killed engine could not
+// clean up (they would count as running builds for later tests).
 func restartNode(t *testing.T, name string) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(theFarm.repoRoot, "hack", "testfarm.sh"), "start-node", name)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("restarting %s: %v\n%s", name, err, out)
+	}
+	sock := os.Getenv("FARM_TEST_" + strings.ToUpper(name) + "_SOCK")
+	ids, _ := exec.Command("podman", "--url", "unix://"+sock, "ps", "-a", "--external", "-q").Output()
+	for _, id := range strings.Fields(string(ids)) {
+		_ = exec.Command("podman", "--url", "unix://"+sock, "rm", "-f", id).Run()
 	}
 }
 

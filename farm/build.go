@@ -282,11 +282,6 @@ func openNodes(ctx context.Context, conns []Connection, open Opener, timeout tim
 				log.Warn("leaving out a node that cannot be reached", "node", c.Name, "error", err)
 				return nil
 			}
-			if n.Info.Kind == "docker" {
-				log.Warn("leaving out a docker node: building on docker nodes is not supported yet", "node", c.Name)
-				n.Close()
-				return nil
-			}
 			opened[i] = n
 			return nil
 		})

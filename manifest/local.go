@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -45,7 +46,7 @@ func ToLocal(ctx context.Context, local LocalEngine, images []Image, tags []stri
 	}
 	ids := make([]string, len(images))
 	for i, img := range images {
-		ids[i] = img.ImageID
+		ids[i] = strings.TrimPrefix(img.ImageID, "sha256:")
 	}
 	id, err := local.CreateList(ctx, tags[0], ids)
 	if err != nil {

@@ -70,13 +70,15 @@ func ToOCILayout(ctx context.Context, images []Image, dir, refName, imageName st
 	return Result{Digest: top.Digest.String(), References: []string{"oci:" + dir + ":" + refName}, Manifests: descs}, nil
 }
 
-// importArchive copies the blobs of the image's OCI archive into the
-// layout and returns the descriptor of its manifest.
+// importArchive copies the blobs of the image's archive (OCI, or docker's
+// legacy format, which is converted) into the layout and returns the
+// descriptor of its manifest.
 func importArchive(ctx context.Context, img Image, dir string) (ocispec.Descriptor, error) {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(img.Export(ctx, pw)) }()
 	defer pr.Close()
 	var archiveIndex []byte
+	legacy := &legacyArchive{dir: dir, blobs: map[string]ocispec.Descriptor{}}
 	tr := tar.NewReader(pr)
 	for {
 		h, err := tr.Next()
@@ -100,7 +102,15 @@ func importArchive(ctx context.Context, img Image, dir string) (ocispec.Descript
 			if err := copyBlob(dir, d, tr); err != nil {
 				return ocispec.Descriptor{}, err
 			}
+		case h.Typeflag == tar.TypeReg:
+			// A docker archive (docker save): config and layer files.
+			if err := legacy.add(name, tr); err != nil {
+				return ocispec.Descriptor{}, err
+			}
 		}
+	}
+	if archiveIndex == nil && legacy.manifest != nil {
+		return legacy.finish()
 	}
 	var idx ocispec.Index
 	if err := json.Unmarshal(archiveIndex, &idx); err != nil || len(idx.Manifests) != 1 {

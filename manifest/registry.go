@@ -98,9 +98,30 @@ func stageImages(ctx context.Context, images []Image, repo string, opts Registry
 			if err := img.Push(gctx, ref); err != nil {
 				return fmt.Errorf("pushing %s from %s to %s: %w", platformSlug(img.Platform), img.Node, ref, err)
 			}
-			d, config, err := readDescriptor(gctx, ref, opts.System)
+			d, raw, config, err := readDescriptor(gctx, ref, opts.System)
 			if err != nil {
 				return fmt.Errorf("reading back %s: %w", ref, err)
+			}
+			if !opts.Docker && d.MediaType == MediaTypeDockerManifest {
+				// Docker pushes docker media types; an OCI index gets the
+				// same image described with OCI ones.
+				converted, err := toOCIManifest(raw)
+				if err != nil {
+					return fmt.Errorf("converting %s: %w", ref, err)
+				}
+				named, err := reference.ParseNormalizedNamed(repo)
+				if err != nil {
+					return err
+				}
+				oci := descriptorFor(converted, ocispec.MediaTypeImageManifest, d.Platform)
+				byDigest, err := reference.WithDigest(named, oci.Digest)
+				if err != nil {
+					return err
+				}
+				if err := putManifest(gctx, byDigest, converted, opts.System); err != nil {
+					return fmt.Errorf("storing the OCI manifest of %s: %w", ref, err)
+				}
+				d = oci
 			}
 			if want := "sha256:" + strings.TrimPrefix(img.ImageID, "sha256:"); config != want {
 				return fmt.Errorf("%s holds image %s, not the %s built on %s: was it pushed over concurrently?", ref, config, want, img.Node)
@@ -124,44 +145,44 @@ func platformSlug(p ocispec.Platform) string {
 // readDescriptor fetches a manifest and its config from the registry and
 // describes it for the index, with the platform its config declares. It
 // also returns the config's digest, which is the image's ID.
-func readDescriptor(ctx context.Context, ref string, sys *types.SystemContext) (ocispec.Descriptor, string, error) {
+func readDescriptor(ctx context.Context, ref string, sys *types.SystemContext) (ocispec.Descriptor, []byte, string, error) {
 	ir, err := docker.ParseReference("//" + ref)
 	if err != nil {
-		return ocispec.Descriptor{}, "", err
+		return ocispec.Descriptor{}, nil, "", err
 	}
 	src, err := ir.NewImageSource(ctx, sys)
 	if err != nil {
-		return ocispec.Descriptor{}, "", err
+		return ocispec.Descriptor{}, nil, "", err
 	}
 	defer src.Close()
 	raw, mime, err := src.GetManifest(ctx, nil)
 	if err != nil {
-		return ocispec.Descriptor{}, "", err
+		return ocispec.Descriptor{}, nil, "", err
 	}
 	cfgDesc, mt, err := manifestConfig(raw)
 	if err != nil {
-		return ocispec.Descriptor{}, "", err
+		return ocispec.Descriptor{}, nil, "", err
 	}
 	if mime != "" {
 		mt = mime
 	}
 	rc, _, err := src.GetBlob(ctx, types.BlobInfo{Digest: cfgDesc.Digest, Size: cfgDesc.Size}, none.NoCache)
 	if err != nil {
-		return ocispec.Descriptor{}, "", fmt.Errorf("fetching config: %w", err)
+		return ocispec.Descriptor{}, nil, "", fmt.Errorf("fetching config: %w", err)
 	}
 	defer rc.Close()
 	cfg, err := io.ReadAll(io.LimitReader(rc, 16<<20))
 	if err != nil {
-		return ocispec.Descriptor{}, "", err
+		return ocispec.Descriptor{}, nil, "", err
 	}
 	p, err := configPlatform(cfg)
 	if err != nil {
-		return ocispec.Descriptor{}, "", err
+		return ocispec.Descriptor{}, nil, "", err
 	}
-	return descriptorFor(raw, mt, p), cfgDesc.Digest.String(), nil
+	return descriptorFor(raw, mt, p), raw, cfgDesc.Digest.String(), nil
 }
 
-// putManifest pushes a manifest (here: the index) to a tag.
+// putManifest pushes a manifest to a tag or digest reference.
 func putManifest(ctx context.Context, ref reference.Named, raw []byte, sys *types.SystemContext) error {
 	ir, err := docker.NewReference(ref)
 	if err != nil {

@@ -2,26 +2,203 @@ package docker
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
+
+	"github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/farmbuild/farm/farm"
 )
 
-// errNotYet marks operations docker nodes do not support yet.
-var errNotYet = fmt.Errorf("building on docker nodes is not supported yet: %w", errors.ErrUnsupported)
-
-// Build is not supported yet on docker nodes.
-func (e *Engine) Build(context.Context, farm.NodeBuild) ([]farm.PlatformImage, error) {
-	return nil, errNotYet
+// Build builds each platform with the engine's classic builder, one API
+// call per platform (the classic builder takes one platform at a time), and
+// checks that each image is of the platform asked for.
+func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.PlatformImage, error) {
+	if len(req.Secrets) > 0 {
+		err := fmt.Errorf("--secret needs BuildKit, which farm does not drive on docker nodes yet: build on podman nodes or drop --secret")
+		return nil, e.failAll(req, err)
+	}
+	if len(req.Annotations) > 0 {
+		return nil, e.failAll(req, errors.New("--annotation is not supported by docker's builder: drop it or build on podman nodes"))
+	}
+	auths, err := authConfigs(req.AuthFile)
+	if err != nil {
+		return nil, e.failAll(req, err)
+	}
+	var out []farm.PlatformImage
+	var errs []error
+	for _, p := range req.Platforms {
+		id, step, err := e.buildOne(ctx, req, p, auths)
+		if err == nil {
+			err = e.checkPlatform(ctx, id, p)
+			if errors.Is(err, errWrongPlatform) && !req.NoCache {
+				// The classic builder's cache ignores the platform.
+				if req.Log != nil {
+					req.Log(&p, "docker's layer cache gave an image of the wrong platform: building "+farm.FormatPlatform(p)+" again without the cache")
+				}
+				single := req
+				single.NoCache = true
+				if id, step, err = e.buildOne(ctx, single, p, auths); err == nil {
+					err = e.checkPlatform(ctx, id, p)
+				}
+			}
+		}
+		if err != nil {
+			errs = append(errs, &farm.BuildError{Platform: farm.FormatPlatform(p), Node: e.conn.Name, Step: step, Err: err})
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		out = append(out, farm.PlatformImage{Platform: p, ImageID: id})
+	}
+	return out, errors.Join(errs...)
 }
 
-// Push is not supported yet on docker nodes.
-func (e *Engine) Push(context.Context, string, string, farm.PushOptions) error { return errNotYet }
+func (e *Engine) failAll(req farm.NodeBuild, err error) error {
+	var errs []error
+	for _, p := range req.Platforms {
+		errs = append(errs, &farm.BuildError{Platform: farm.FormatPlatform(p), Node: e.conn.Name, Err: err})
+	}
+	return errors.Join(errs...)
+}
 
-// Export is not supported yet on docker nodes.
-func (e *Engine) Export(context.Context, string, io.Writer) error { return errNotYet }
+// buildOne runs one classic build and returns the image ID and the last step.
+func (e *Engine) buildOne(ctx context.Context, req farm.NodeBuild, p ocispec.Platform, auths map[string]registry.AuthConfig) (string, string, error) {
+	body, dockerfile, err := contextTar(req.ContextDir, req.Containerfile, req.Excludes)
+	if err != nil {
+		return "", "", err
+	}
+	defer body.Close()
+	args := map[string]*string{}
+	for k, v := range req.BuildArgs {
+		args[k] = &v
+	}
+	labels := map[string]string{}
+	for _, kv := range req.Labels {
+		k, v, _ := strings.Cut(kv, "=")
+		labels[k] = v
+	}
+	opts := client.ImageBuildOptions{
+		Dockerfile: dockerfile, BuildArgs: args, Labels: labels, Target: req.Target, NoCache: req.NoCache,
+		Remove: true, ForceRemove: true, PullParent: req.Pull == "always" || req.Pull == "true",
+		Platforms: []ocispec.Platform{p}, Version: build.BuilderV1, AuthConfigs: auths,
+	}
+	res, err := e.api.ImageBuild(ctx, body, opts)
+	if err != nil {
+		return "", "", err
+	}
+	defer res.Body.Close()
+	return readBuildStream(res.Body, func(line string) {
+		if req.Log != nil {
+			req.Log(&p, line)
+		}
+	})
+}
 
-// Remove is not supported yet on docker nodes.
-func (e *Engine) Remove(context.Context, []string) error { return errNotYet }
+// buildMessage is one message of the classic builder's JSON stream.
+type buildMessage struct {
+	Stream      string `json:"stream"`
+	Error       string `json:"error"`
+	ErrorDetail *struct {
+		Message string `json:"message"`
+	} `json:"errorDetail"`
+	Aux *struct {
+		ID string `json:"ID"`
+	} `json:"aux"`
+}
+
+// readBuildStream forwards the build's output line by line and returns the
+// built image ID, the last step ("2/3 : RUN make") and the build's error.
+func readBuildStream(r io.Reader, log func(string)) (string, string, error) {
+	dec := json.NewDecoder(r)
+	var id, step, partial string
+	for {
+		var m buildMessage
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return id, step, fmt.Errorf("reading the build stream: %w", err)
+		}
+		if m.Aux != nil && m.Aux.ID != "" {
+			id = m.Aux.ID
+		}
+		partial += m.Stream
+		for {
+			i := strings.IndexByte(partial, '\n')
+			if i < 0 {
+				break
+			}
+			line := strings.TrimRight(partial[:i], "\r")
+			partial = partial[i+1:]
+			if strings.HasPrefix(line, "Step ") {
+				step = strings.TrimPrefix(line, "Step ")
+			}
+			log(line)
+		}
+		if m.Error != "" {
+			return id, step, errors.New(m.Error)
+		}
+	}
+	if partial != "" {
+		log(partial)
+	}
+	if id == "" {
+		return "", step, errors.New("docker reported no image")
+	}
+	return id, step, nil
+}
+
+// errWrongPlatform means a built image is not of the platform asked for.
+var errWrongPlatform = errors.New("wrong platform")
+
+// checkPlatform checks a built image's OS and architecture.
+func (e *Engine) checkPlatform(ctx context.Context, id string, want ocispec.Platform) error {
+	img, err := e.api.ImageInspect(ctx, id)
+	if err != nil {
+		return fmt.Errorf("inspecting built image: %w", err)
+	}
+	got := farm.PlatformFromEngine(img.Os, img.Architecture, img.Variant)
+	if got.OS != want.OS || got.Architecture != want.Architecture {
+		return fmt.Errorf("%w: docker built a %s/%s image for %s (does the base image exist for that platform on the node?)", errWrongPlatform, img.Os, img.Architecture, farm.FormatPlatform(want))
+	}
+	return nil
+}
+
+// authConfigs reads the credentials farm prepared for this node's build.
+func authConfigs(path string) (map[string]registry.AuthConfig, error) {
+	out := map[string]registry.AuthConfig{}
+	if path == "" {
+		return out, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f struct {
+		Auths map[string]struct {
+			Auth string `json:"auth"`
+		} `json:"auths"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, err
+	}
+	for reg, a := range f.Auths {
+		raw, err := base64.StdEncoding.DecodeString(a.Auth)
+		if err != nil {
+			return nil, fmt.Errorf("credentials for %s: %w", reg, err)
+		}
+		user, pass, _ := strings.Cut(string(raw), ":")
+		out[reg] = registry.AuthConfig{Username: user, Password: pass, ServerAddress: reg}
+	}
+	return out, nil
+}

@@ -1,0 +1,73 @@
+package docker
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/client"
+
+	"github.com/farmbuild/farm/farm"
+)
+
+// Push tags the image as ref, pushes it with the credentials of that one
+// registry, and removes the tag again. Docker pushes docker media types;
+// farm's index handling converts where the index needs OCI ones.
+func (e *Engine) Push(ctx context.Context, imageID, ref string, o farm.PushOptions) error {
+	if _, err := e.api.ImageTag(ctx, client.ImageTagOptions{Source: imageID, Target: ref}); err != nil {
+		return fmt.Errorf("tagging on %s: %w", e.conn.Name, err)
+	}
+	defer func() { _, _ = e.api.ImageRemove(context.WithoutCancel(ctx), ref, client.ImageRemoveOptions{}) }()
+	auth, err := json.Marshal(registry.AuthConfig{Username: o.Username, Password: o.Password})
+	if err != nil {
+		return err
+	}
+	res, err := e.api.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: base64.URLEncoding.EncodeToString(auth)})
+	if err != nil {
+		return fmt.Errorf("push on %s: %w", e.conn.Name, err)
+	}
+	defer res.Close()
+	// Errors come inside the stream: read it to the end.
+	dec := json.NewDecoder(res)
+	for {
+		var m struct {
+			Error string `json:"error"`
+		}
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("push on %s: reading the stream: %w", e.conn.Name, err)
+		}
+		if m.Error != "" {
+			return fmt.Errorf("push on %s: %s", e.conn.Name, m.Error)
+		}
+	}
+}
+
+// Export writes the image as a docker archive (docker save); farm turns
+// it into OCI where needed.
+func (e *Engine) Export(ctx context.Context, imageID string, w io.Writer) error {
+	r, err := e.api.ImageSave(ctx, []string{imageID})
+	if err != nil {
+		return fmt.Errorf("export from %s: %w", e.conn.Name, err)
+	}
+	defer r.Close()
+	_, err = io.Copy(w, r)
+	return err
+}
+
+// Remove removes images, ignoring those already gone.
+func (e *Engine) Remove(ctx context.Context, imageIDs []string) error {
+	var errs []error
+	for _, id := range imageIDs {
+		if _, err := e.api.ImageRemove(ctx, id, client.ImageRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
