@@ -2,8 +2,8 @@ package cmd
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
+
+	"go.podman.io/storage/pkg/ioutils"
 
 	"github.com/farmbuild/farm/farm"
 )
@@ -53,17 +53,5 @@ func writeMetadata(path string, res *farm.BuildResult, buildErr error) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".farm-metadata-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return ioutils.AtomicWriteFile(path, append(data, '\n'), 0o644)
 }

@@ -5,10 +5,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"sort"
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/farmbuild/farm/schedule"
 )
 
 // binfmtScript prints the binfmt_misc state of a host in the format that
@@ -86,25 +87,16 @@ func ParseBinfmt(out []byte) []ocispec.Platform {
 	if !globalOn {
 		return nil
 	}
-	seen := map[string]ocispec.Platform{}
+	var found []ocispec.Platform
 	for _, e := range entries {
 		if !e.enabled || !e.fixBinary || e.offset != "0" {
 			continue
 		}
 		if p, ok := elfPlatform(e.magic); ok {
-			seen[FormatPlatform(p)] = p
+			found = append(found, p)
 		}
 	}
-	keys := make([]string, 0, len(seen))
-	for k := range seen {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out2 := make([]ocispec.Platform, 0, len(keys))
-	for _, k := range keys {
-		out2 = append(out2, seen[k])
-	}
-	return out2
+	return schedule.Unique(found)
 }
 
 // elfPlatform decodes the platform from an ELF header prefix as found in a

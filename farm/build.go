@@ -12,7 +12,6 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/farmbuild/farm/manifest"
 	"github.com/farmbuild/farm/schedule"
@@ -107,41 +106,6 @@ type BuildResult struct {
 	Missing []string `json:"missing,omitempty"`
 }
 
-// PlannedJob is one line of a build plan.
-type PlannedJob struct {
-	Platform string `json:"platform"`
-	Node     string `json:"node"`
-	Emulated bool   `json:"emulated"`
-	Reason   string `json:"reason"`
-}
-
-// Plan opens the farm's nodes and returns where each platform would be
-// built, without building anything.
-func Plan(ctx context.Context, conns []Connection, open Opener, opts BuildOptions) ([]PlannedJob, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	nodes, err := openNodes(ctx, conns, open, opts.ConnectTimeout, log)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Close()
-		}
-	}()
-	plan, err := makePlan(opts.Platforms, nodes, len(conns))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]PlannedJob, len(plan.Jobs))
-	for i, j := range plan.Jobs {
-		out[i] = PlannedJob{Platform: schedule.Format(j.Platform), Node: j.Node, Emulated: j.Emulated, Reason: j.Reason}
-	}
-	return out, nil
-}
-
 // Build builds opts.Platforms on the farm made of conns and assembles the
 // multi-arch result. Unreachable nodes are left out with a warning as long
 // as the others can serve every platform. Nothing is output unless every
@@ -156,19 +120,12 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := openNodes(ctx, conns, open, opts.ConnectTimeout, log)
+	opts.Logger = log
+	nodes, plan, err := openAndPlan(ctx, conns, open, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		for _, n := range nodes {
-			n.Close()
-		}
-	}()
-	plan, err := makePlan(opts.Platforms, nodes, len(conns))
-	if err != nil {
-		return nil, err
-	}
+	defer closeNodes(nodes)
 	for _, j := range plan.Jobs {
 		log.Info("scheduled", "platform", schedule.Format(j.Platform), "node", j.Node, "why", j.Reason)
 	}
@@ -184,7 +141,6 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 	if req.AuthFile, err = WriteAuthSubset(tmp, opts.AuthFile, regs); err != nil {
 		return nil, err
 	}
-	opts.Logger = log
 	d := runPlan(ctx, plan, nodes, req, opts)
 	if opts.Cleanup {
 		defer cleanupNodes(context.WithoutCancel(ctx), d, log)
@@ -259,106 +215,6 @@ func prepare(opts *BuildOptions) (NodeBuild, error) {
 		}
 	}
 	return req, nil
-}
-
-// openNodes opens every connection in parallel and leaves out, with a
-// warning, the nodes that cannot be used.
-func openNodes(ctx context.Context, conns []Connection, open Opener, timeout time.Duration, log *slog.Logger) ([]*Node, error) {
-	if len(conns) == 0 {
-		return nil, fmt.Errorf("%w: add one with farm connection add NAME ssh://user@host, or pass --local", ErrNoConnections)
-	}
-	if timeout == 0 {
-		timeout = 20 * time.Second
-	}
-	opened := make([]*Node, len(conns))
-	var g errgroup.Group
-	g.SetLimit(16)
-	for i, c := range conns {
-		g.Go(func() error {
-			nctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			n, err := openWithRetry(nctx, c, open)
-			if err != nil {
-				log.Warn("leaving out a node that cannot be reached", "node", c.Name, "error", err)
-				return nil
-			}
-			opened[i] = n
-			return nil
-		})
-	}
-	_ = g.Wait()
-	if err := ctx.Err(); err != nil {
-		for _, n := range opened {
-			if n != nil {
-				n.Close()
-			}
-		}
-		return nil, err
-	}
-	var nodes []*Node
-	for _, n := range opened {
-		if n != nil {
-			nodes = append(nodes, n)
-		}
-	}
-	return nodes, nil
-}
-
-// nodeFacts gathers what the scheduler weighs about the nodes: engine
-// facts, the user's weights and the build history. Unreadable weights or
-// history only cost scheduling quality.
-func nodeFacts(nodes []*Node) []schedule.Node {
-	weights, _ := Store{}.Weights()
-	history, _ := History()
-	facts := make([]schedule.Node, len(nodes))
-	for i, n := range nodes {
-		facts[i] = schedule.Node{Name: n.Name, Native: n.Info.Native, Emulated: n.Emulated, CPUs: n.Info.CPUs,
-			Running: n.Info.RunningBuilds, Weight: weights[n.Name], History: history[n.Name]}
-	}
-	return facts
-}
-
-// openWithRetry opens a node, retrying with backoff while the failure
-// looks like a passing network problem (not a host key or a missing key).
-func openWithRetry(ctx context.Context, c Connection, open Opener) (*Node, error) {
-	var err error
-	for _, wait := range []time.Duration{0, time.Second, 3 * time.Second} {
-		select {
-		case <-ctx.Done():
-			if err == nil {
-				err = ctx.Err()
-			}
-			return nil, err
-		case <-time.After(wait):
-		}
-		var n *Node
-		if n, err = OpenNode(ctx, c, open); err == nil {
-			return n, nil
-		}
-		if !transportError(err) {
-			return nil, err
-		}
-	}
-	return nil, err
-}
-
-// makePlan schedules the platforms on the nodes that answered.
-func makePlan(want []ocispec.Platform, nodes []*Node, total int) (schedule.Plan, error) {
-	facts := nodeFacts(nodes)
-	if len(want) == 0 {
-		want = schedule.NativePlatforms(facts)
-	}
-	if len(nodes) == 0 {
-		return schedule.Plan{}, fmt.Errorf("%w: none of the farm's %d nodes can be reached", ErrNodeDown, total)
-	}
-	plan, err := schedule.Assign(want, facts)
-	if err != nil {
-		if down := total - len(nodes); down > 0 {
-			return plan, fmt.Errorf("%w (%d of %d nodes could not be reached): %w", ErrNoCapableNode, down, total, err)
-		}
-		return plan, fmt.Errorf("%w: %w", ErrNoCapableNode, err)
-	}
-	return plan, nil
 }
 
 // syncWriter serializes writes of whole lines from several nodes.

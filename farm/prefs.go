@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"go.podman.io/storage/pkg/ioutils"
 )
 
 // farm keeps what podman's files have no place for in files of its own:
@@ -63,23 +65,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return atomicWriteFile(path, append(data, '\n'))
-}
-
-func atomicWriteFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return ioutils.AtomicWriteFile(path, append(data, '\n'), 0o644)
 }
 
 func prefsPath() (string, error) {

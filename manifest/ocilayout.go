@@ -16,6 +16,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/storage/pkg/ioutils"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -201,27 +202,8 @@ func updateIndexJSON(dir string, desc ocispec.Descriptor) error {
 		return err
 	}
 	layout, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
-	if err := atomicWrite(filepath.Join(dir, ocispec.ImageLayoutFile), layout); err != nil {
+	if err := ioutils.AtomicWriteFile(filepath.Join(dir, ocispec.ImageLayoutFile), layout, 0o644); err != nil {
 		return err
 	}
-	return atomicWrite(path, out)
-}
-
-func atomicWrite(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return ioutils.AtomicWriteFile(path, out, 0o644)
 }

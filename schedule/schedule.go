@@ -272,9 +272,19 @@ func emulatesFor(n Node, p ocispec.Platform) bool {
 // NativePlatforms are the distinct native platforms of the nodes, sorted:
 // what a build with no --platforms produces.
 func NativePlatforms(nodes []Node) []ocispec.Platform {
+	natives := make([]ocispec.Platform, len(nodes))
+	for i, n := range nodes {
+		natives[i] = n.Native
+	}
+	return Unique(natives)
+}
+
+// Unique returns the distinct platforms (after normalization), sorted by
+// their Format.
+func Unique(ps []ocispec.Platform) []ocispec.Platform {
 	seen := map[string]ocispec.Platform{}
-	for _, n := range nodes {
-		p := platforms.Normalize(n.Native)
+	for _, p := range ps {
+		p = platforms.Normalize(p)
 		seen[Format(p)] = p
 	}
 	keys := make([]string, 0, len(seen))
@@ -285,56 +295,6 @@ func NativePlatforms(nodes []Node) []ocispec.Platform {
 	out := make([]ocispec.Platform, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, seen[k])
-	}
-	return out
-}
-
-// Format renders a platform as os/arch[/variant], leaving out the default
-// variants (amd64 v1, arm64 v8).
-func Format(p ocispec.Platform) string {
-	p = platforms.Normalize(p)
-	if (p.Architecture == "arm64" && p.Variant == "v8") || (p.Architecture == "amd64" && p.Variant == "v1") {
-		p.Variant = ""
-	}
-	return platforms.Format(p)
-}
-
-// UnservableError says which platforms no node can build, and what each
-// node can build.
-type UnservableError struct {
-	// Platforms are the requested platforms no node can build.
-	Platforms []string
-	// Capabilities maps each node to the platforms it builds natively
-	// (first) and under emulation (marked "(emulated)").
-	Capabilities map[string][]string
-}
-
-func (e *UnservableError) Error() string {
-	names := make([]string, 0, len(e.Capabilities))
-	for n := range e.Capabilities {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var parts []string
-	for _, n := range names {
-		parts = append(parts, n+": "+strings.Join(e.Capabilities[n], ", "))
-	}
-	if len(parts) == 0 {
-		parts = []string{"no nodes"}
-	}
-	return fmt.Sprintf("no node can build %s; the farm can build: %s", strings.Join(e.Platforms, ", "), strings.Join(parts, "; "))
-}
-
-func capabilities(nodes []Node) map[string][]string {
-	out := map[string][]string{}
-	for _, n := range nodes {
-		list := []string{Format(n.Native)}
-		for _, e := range n.Emulated {
-			if f := Format(e); f != Format(n.Native) {
-				list = append(list, f+" (emulated)")
-			}
-		}
-		out[n.Name] = list
 	}
 	return out
 }
