@@ -19,7 +19,7 @@ import (
 type buildOptions struct {
 	tags, buildArgs, buildArgFiles, labels, annotations, secrets []string
 	file, platforms, farmName, target, pull, authfile, iidfile   string
-	format, output, ignorefile                                   string
+	format, output, ignorefile, network                          string
 	local, noCache, tlsVerify, cleanup, keepGoing, push          bool
 	dryRun, allowPartial                                         bool
 	metadataFile                                                 string
@@ -62,6 +62,7 @@ connections at all, the local podman alone. --local adds the local podman.`,
 	f.StringArrayVar(&opts.labels, "label", nil, "image label KEY=VALUE")
 	f.StringArrayVar(&opts.annotations, "annotation", nil, "image annotation KEY=VALUE")
 	f.StringVar(&opts.target, "target", "", "stage to build")
+	f.StringVar(&opts.network, "network", "", "network for RUN steps: host or none (default: the engine's)")
 	f.BoolVar(&opts.noCache, "no-cache", false, "do not use the layer cache")
 	f.StringVar(&opts.pull, "pull", "missing", "pull policy: always, missing, never or newer (--pull alone: always)")
 	f.Lookup("pull").NoOptDefVal = "always"

@@ -12,7 +12,7 @@ import (
 func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.BuildOptions, error) {
 	bo := farm.BuildOptions{
 		ContextDir: contextDir, Containerfile: opts.file, IgnoreFile: opts.ignorefile, Tags: opts.tags,
-		Labels: opts.labels, Annotations: opts.annotations, Target: opts.target, NoCache: opts.noCache,
+		Labels: opts.labels, Annotations: opts.annotations, Target: opts.target, Network: opts.network, NoCache: opts.noCache,
 		Pull: opts.pull, Secrets: opts.secrets, Format: opts.format, AuthFile: opts.authfile,
 		KeepGoing: opts.keepGoing, Cleanup: opts.cleanup, ConnectTimeout: opts.connectTimeout,
 		Timeout: opts.timeout, AllowPartial: opts.allowPartial,
@@ -28,6 +28,11 @@ func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.Build
 	case "oci", "docker":
 	default:
 		return bo, usageError{fmt.Errorf("--format %q: use oci or docker", opts.format)}
+	}
+	switch opts.network {
+	case "", "host", "none":
+	default:
+		return bo, usageError{fmt.Errorf("--network %q: use host or none", opts.network)}
 	}
 	switch opts.pull {
 	case "always", "missing", "never", "newer", "true", "false":

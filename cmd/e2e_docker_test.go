@@ -11,6 +11,8 @@ import (
 )
 
 // dockerFarmHome sets up a HOME whose default farm is the docker node alone.
+// The test farm's dockerd runs without a network bridge (--bridge=none),
+// so BuildKit's RUN steps need --network host there.
 func dockerFarmHome(t *testing.T) {
 	t.Helper()
 	e2eHome(t, true)
@@ -24,11 +26,11 @@ func TestE2EDockerOnlyEachDestination(t *testing.T) {
 
 	// OCI layout.
 	dest := filepath.Join(t.TempDir(), "layout")
-	out, errOut, err := farmCLI(t, "build", "--no-cache", "--platforms", "linux/amd64", "--output", "type=oci,dest="+dest, "-t", "dk:1", dir)
+	out, errOut, err := farmCLI(t, "build", "--network", "host", "--no-cache", "--platforms", "linux/amd64", "--output", "type=oci,dest="+dest, "-t", "dk:1", dir)
 	if err != nil {
 		t.Fatalf("docker build to OCI layout: %v\n%s\n%s", err, out, errOut)
 	}
-	if !strings.Contains(errOut, "[linux/amd64@dk] built-on-x86_64") {
+	if !strings.Contains(errOut, "[linux/amd64@dk] built-on-x86_64") || !strings.Contains(errOut, "[linux/amd64@dk] [2/3] RUN uname") {
 		t.Errorf("docker build output:\n%s", errOut)
 	}
 	l := ociLayout{t: t, dir: dest}
@@ -42,7 +44,7 @@ func TestE2EDockerOnlyEachDestination(t *testing.T) {
 
 	// Registry, with a tagged reference.
 	ref := theFarm.registry + "/e2e-docker:" + uniq()
-	if out, errOut, err := farmCLI(t, "build", "--platforms", "linux/amd64", "--push", "--tls-verify=false", "-t", ref, dir); err != nil {
+	if out, errOut, err := farmCLI(t, "build", "--network", "host", "--platforms", "linux/amd64", "--push", "--tls-verify=false", "-t", ref, dir); err != nil {
 		t.Fatalf("docker build --push: %v\n%s\n%s", err, out, errOut)
 	}
 	pulled := pullToLayout(t, ref)
@@ -53,7 +55,7 @@ func TestE2EDockerOnlyEachDestination(t *testing.T) {
 	// Local storage, pushed afterwards by the user's podman.
 	name := "localhost/farm-e2e-docker:" + uniq()
 	t.Cleanup(func() { _ = runQuiet("podman", "manifest", "rm", name) })
-	if out, errOut, err := farmCLI(t, "build", "--platforms", "linux/amd64", "-t", name, dir); err != nil {
+	if out, errOut, err := farmCLI(t, "build", "--network", "host", "--platforms", "linux/amd64", "-t", name, dir); err != nil {
 		t.Fatalf("docker build to local storage: %v\n%s\n%s", err, out, errOut)
 	}
 	ref2 := theFarm.registry + "/e2e-docker-local:" + uniq()
@@ -74,7 +76,7 @@ func TestE2EMixedPodmanDockerOneIndex(t *testing.T) {
 	mustCLI(t, "connection", "update", "pm", "--weight", "3")
 	dir := writeContext(t, archContainerfile)
 	ref := theFarm.registry + "/e2e-mixed:" + uniq()
-	out, errOut, err := farmCLI(t, "build", "--no-cache", "--platforms", "linux/amd64,linux/arm64", "--push", "--tls-verify=false", "-t", ref, dir)
+	out, errOut, err := farmCLI(t, "build", "--network", "host", "--no-cache", "--platforms", "linux/amd64,linux/arm64", "--push", "--tls-verify=false", "-t", ref, dir)
 	if err != nil {
 		t.Fatalf("mixed build: %v\n%s\n%s", err, out, errOut)
 	}
@@ -88,7 +90,7 @@ func TestE2EMixedPodmanDockerOneIndex(t *testing.T) {
 	checkArchs(t, pullToLayout(t, ref), "t")
 
 	dest := filepath.Join(t.TempDir(), "layout")
-	if out, errOut, err := farmCLI(t, "build", "--platforms", "linux/amd64,linux/arm64", "--output", "type=oci,dest="+dest, "-t", "m:1", dir); err != nil {
+	if out, errOut, err := farmCLI(t, "build", "--network", "host", "--platforms", "linux/amd64,linux/arm64", "--output", "type=oci,dest="+dest, "-t", "m:1", dir); err != nil {
 		t.Fatalf("mixed build to OCI layout: %v\n%s\n%s", err, out, errOut)
 	}
 	checkArchs(t, ociLayout{t: t, dir: dest}, "1")

@@ -49,6 +49,7 @@ type BuildOptions struct {
 	BuildArgs           map[string]string
 	Labels, Annotations []string
 	Target              string
+	Network             string
 	NoCache             bool
 	Pull                string
 	Secrets             []string
@@ -206,7 +207,7 @@ func prepare(opts *BuildOptions) (NodeBuild, error) {
 	}
 	req := NodeBuild{
 		ContextDir: opts.ContextDir, Containerfile: cf, BuildArgs: opts.BuildArgs,
-		Labels: opts.Labels, Annotations: opts.Annotations, Target: opts.Target, NoCache: opts.NoCache,
+		Labels: opts.Labels, Annotations: opts.Annotations, Target: opts.Target, Network: opts.Network, NoCache: opts.NoCache,
 		Pull: opts.Pull, Secrets: opts.Secrets, TLSVerify: opts.TLSVerify, Format: opts.Format,
 	}
 	if opts.IgnoreFile != "" {

@@ -73,6 +73,9 @@ type NodeBuild struct {
 	Labels, Annotations []string
 	// Target is the stage to build.
 	Target string
+	// Network is the RUN steps' network: "" (the engine's default),
+	// "host" or "none".
+	Network string
 	// NoCache disables the layer cache.
 	NoCache bool
 	// Pull is the pull policy: "", "always", "missing", "never" or "newer".

@@ -13,21 +13,23 @@ import (
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/versions"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/farmbuild/farm/farm"
 )
 
-// Build builds each platform with the engine's classic builder, one API
-// call per platform (the classic builder takes one platform at a time), and
-// checks that each image is of the platform asked for.
+// Build builds each platform with BuildKit where the engine has it (API
+// 1.39 and later), else with the classic builder; one API call per
+// platform (docker takes one platform at a time). Each image is checked to
+// be of the platform asked for.
 func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.PlatformImage, error) {
 	if len(req.Secrets) > 0 {
-		err := fmt.Errorf("--secret needs BuildKit, which farm does not drive on docker nodes yet: build on podman nodes or drop --secret")
+		err := fmt.Errorf("--secret needs a BuildKit session, which farm does not open to docker nodes yet: build on podman nodes or drop --secret")
 		return nil, e.failAll(req, err)
 	}
 	if len(req.Annotations) > 0 {
-		return nil, e.failAll(req, errors.New("--annotation is not supported by docker's builder: drop it or build on podman nodes"))
+		return nil, e.failAll(req, errors.New("--annotation is not supported by docker's image builder: drop it or build on podman nodes"))
 	}
 	auths, err := authConfigs(req.AuthFile)
 	if err != nil {
@@ -90,18 +92,28 @@ func (e *Engine) buildOne(ctx context.Context, req farm.NodeBuild, p ocispec.Pla
 	opts := client.ImageBuildOptions{
 		Dockerfile: dockerfile, BuildArgs: args, Labels: labels, Target: req.Target, NoCache: req.NoCache,
 		Remove: true, ForceRemove: true, PullParent: req.Pull == "always" || req.Pull == "true",
-		Platforms: []ocispec.Platform{p}, Version: build.BuilderV1, AuthConfigs: auths,
+		Platforms: []ocispec.Platform{p}, Version: build.BuilderV1, AuthConfigs: auths, NetworkMode: req.Network,
+	}
+	read := readBuildStream
+	if e.buildKit() {
+		opts.Version = build.BuilderBuildKit
+		read = readBuildKitStream
 	}
 	res, err := e.api.ImageBuild(ctx, body, opts)
 	if err != nil {
 		return "", "", err
 	}
 	defer res.Body.Close()
-	return readBuildStream(res.Body, func(line string) {
+	return read(res.Body, func(line string) {
 		if req.Log != nil {
 			req.Log(&p, line)
 		}
 	})
+}
+
+// buildKit reports whether the engine has BuildKit (API 1.39, Docker 18.09).
+func (e *Engine) buildKit() bool {
+	return versions.GreaterThanOrEqualTo(e.api.ClientVersion(), "1.39")
 }
 
 // buildMessage is one message of the classic builder's JSON stream.

@@ -104,6 +104,15 @@ func buildOptions(req farm.NodeBuild) (types.BuildOptions, error) {
 	opts.Labels = req.Labels
 	opts.Annotations = req.Annotations
 	opts.Target = req.Target
+	switch req.Network {
+	case "", "default", "private":
+	case "host":
+		opts.NamespaceOptions = define.NamespaceOptions{{Name: "network", Host: true}}
+	case "none":
+		opts.ConfigureNetwork = define.NetworkDisabled
+	default:
+		return opts, fmt.Errorf("--network %q: use host or none", req.Network)
+	}
 	opts.NoCache = req.NoCache
 	opts.Layers = true
 	opts.RemoveIntermediateCtrs = true

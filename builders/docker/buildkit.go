@@ -1,0 +1,203 @@
+package docker
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// BuildKit reports progress as "moby.buildkit.trace" messages whose aux is
+// a base64 protobuf StatusResponse (github.com/moby/buildkit control API).
+// farm reads the few fields it needs with protowire instead of importing
+// BuildKit: vertexes (field 1: digest 1, name 3, cached 4, started 5,
+// completed 6, error 7) and logs (field 3: vertex 1, msg 4).
+
+// bkVertex is what farm tracks of one BuildKit step.
+type bkVertex struct {
+	name              string
+	announced, closed bool
+	partial           string
+}
+
+// buildkitStream turns BuildKit's stream into output lines, like
+// `docker build --progress plain`.
+type buildkitStream struct {
+	vertexes map[string]*bkVertex
+	order    int
+	log      func(string)
+	step     string
+}
+
+// readBuildKitStream forwards a BuildKit build's output and returns the
+// image ID, the last step started ("2/3 : RUN make") and the build error.
+func readBuildKitStream(r io.Reader, log func(string)) (string, string, error) {
+	s := &buildkitStream{vertexes: map[string]*bkVertex{}, log: log}
+	dec := json.NewDecoder(r)
+	var id string
+	for {
+		var m struct {
+			ID    string          `json:"id"`
+			Aux   json.RawMessage `json:"aux"`
+			Error string          `json:"error"`
+		}
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return id, s.step, fmt.Errorf("reading the build stream: %w", err)
+		}
+		switch m.ID {
+		case "moby.buildkit.trace":
+			var b64 string
+			if json.Unmarshal(m.Aux, &b64) == nil {
+				if raw, err := base64.StdEncoding.DecodeString(b64); err == nil {
+					s.status(raw)
+				}
+			}
+		case "moby.image.id":
+			var aux struct{ ID string }
+			if json.Unmarshal(m.Aux, &aux) == nil {
+				id = aux.ID
+			}
+		}
+		if m.Error != "" {
+			return id, s.step, errors.New(m.Error)
+		}
+	}
+	if id == "" {
+		return "", s.step, errors.New("docker reported no image")
+	}
+	return id, s.step, nil
+}
+
+// status reads one StatusResponse.
+func (s *buildkitStream) status(b []byte) {
+	eachField(b, func(num protowire.Number, v []byte) {
+		switch num {
+		case 1:
+			s.vertex(v)
+		case 3:
+			s.vertexLog(v)
+		}
+	})
+}
+
+func (s *buildkitStream) vertex(b []byte) {
+	var digest, name, errMsg string
+	var cached, started, completed bool
+	eachField(b, func(num protowire.Number, v []byte) {
+		switch num {
+		case 1:
+			digest = string(v)
+		case 3:
+			name = string(v)
+		case 4:
+			cached = len(v) > 0 && v[0] != 0
+		case 5:
+			started = true
+		case 6:
+			completed = true
+		case 7:
+			errMsg = string(v)
+		}
+	})
+	vx := s.get(digest)
+	if name != "" {
+		vx.name = name
+	}
+	if (started || cached) && !vx.announced && !strings.HasPrefix(vx.name, "[internal]") {
+		vx.announced = true
+		s.log(vx.name)
+		if strings.HasPrefix(vx.name, "[") {
+			// "[2/3] RUN make" -> "2/3 : RUN make", the classic builder's form.
+			if end := strings.Index(vx.name, "] "); end > 0 {
+				s.step = strings.TrimPrefix(vx.name[:end], "[") + " : " + vx.name[end+2:]
+			}
+		}
+	}
+	if completed && !vx.closed {
+		vx.closed = true
+		if vx.partial != "" {
+			s.log(vx.partial)
+			vx.partial = ""
+		}
+		switch {
+		case errMsg != "":
+			s.log("ERROR: " + errMsg)
+		case cached && vx.announced:
+			s.log("CACHED")
+		}
+	}
+}
+
+func (s *buildkitStream) vertexLog(b []byte) {
+	var digest string
+	var msg []byte
+	eachField(b, func(num protowire.Number, v []byte) {
+		switch num {
+		case 1:
+			digest = string(v)
+		case 4:
+			msg = v
+		}
+	})
+	vx := s.get(digest)
+	text := vx.partial + string(msg)
+	lines := strings.Split(text, "\n")
+	vx.partial = lines[len(lines)-1]
+	for _, l := range lines[:len(lines)-1] {
+		s.log(strings.TrimRight(l, "\r"))
+	}
+}
+
+func (s *buildkitStream) get(digest string) *bkVertex {
+	vx, ok := s.vertexes[digest]
+	if !ok {
+		vx = &bkVertex{}
+		s.vertexes[digest] = vx
+	}
+	return vx
+}
+
+// eachField calls fn for every field of a protobuf message, with the raw
+// bytes of length-delimited fields and a one-byte 0/1 for varints (all
+// farm needs of those are booleans and presence).
+func eachField(b []byte, fn func(protowire.Number, []byte)) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return
+		}
+		b = b[n:]
+		switch typ {
+		case protowire.BytesType:
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return
+			}
+			fn(num, v)
+			b = b[m:]
+		case protowire.VarintType:
+			v, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				return
+			}
+			bit := byte(0)
+			if v != 0 {
+				bit = 1
+			}
+			fn(num, []byte{bit})
+			b = b[m:]
+		default:
+			m := protowire.ConsumeFieldValue(num, typ, b)
+			if m < 0 {
+				return
+			}
+			b = b[m:]
+		}
+	}
+}
