@@ -669,7 +669,10 @@ start_podman_node() { # start_podman_node NAME ARCH
 		"$bin" --root "$nd/root" --runroot "$nd/run" --tmpdir "$nd/tmp" \
 		system service --time=0 "unix://$sock"
 	local secs=60
-	[[ $arch == arm64 ]] && secs=120
+	# podman under qemu-user normally answers within seconds, but now and
+	# then a forked child hangs at start-up: give up early and let the
+	# caller try again.
+	[[ $arch == arm64 ]] && secs=${FARM_TESTFARM_ARM64_WAIT:-45}
 	wait_ready "$name" "$secs" "$pidfile" "$marker" "$nd/log" node_ping "$name" || return 1
 	if [[ $arch == arm64 ]]; then
 		wait_ready "$name (arch)" 60 "$pidfile" "$marker" "$nd/log" arm64_arch_ok || return 1
@@ -844,9 +847,17 @@ start_node() { # start_node NAME: start + seed; status 1 on failure
 			arm64_unavailable "podman:arm64 does not run under qemu: $v"
 			return 1
 		fi
-		if ! start_podman_node arm64 arm64; then
-			arm64_unavailable "the emulated podman service did not come up (see $(node_dir arm64)/log)"
+		local attempt up=0
+		for attempt in 1 2 3; do
+			if start_podman_node arm64 arm64; then
+				up=1
+				break
+			fi
+			log "arm64: start attempt $attempt failed; stopping it and trying again"
 			stop_node arm64
+		done
+		if ((up == 0)); then
+			arm64_unavailable "the emulated podman service did not come up in 3 attempts (see $(node_dir arm64)/log)"
 			return 1
 		fi
 		if ! seed_podman arm64; then
