@@ -7,7 +7,10 @@ BIN     := bin/farm
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export CGO_ENABLED := 0
 
-.PHONY: all build test unit e2e farm-start farm-stop bench lint demo docs fuzz clean
+.PHONY: all build test unit e2e farm-start farm-stop bench lint demo docs docs-check fuzz clean
+
+# Fixed date in generated man pages, so they only change with the commands.
+export SOURCE_DATE_EPOCH := 1767225600
 
 all: build
 
@@ -36,7 +39,7 @@ fuzz: ## Run each fuzz target for a while
 bench: build ## Benchmarks (results go to docs/benchmarks.md)
 	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem ./...
 
-lint: ## gofmt and go vet
+lint: docs-check ## gofmt, go vet, generated docs current
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed on: $$out"; exit 1; fi
 	$(GO) vet -tags '$(TAGS)' ./...
@@ -46,7 +49,14 @@ demo: build ## Start the test farm and show it at work
 	hack/demo.sh
 
 docs: ## Generate the command reference into docs/reference
+	rm -rf docs/reference
 	$(GO) run -tags '$(TAGS)' ./hack/gendocs docs/reference
+
+docs-check: ## Fail when docs/reference does not match the commands (run make docs)
+	@tmp=$$(mktemp -d) && $(GO) run -tags '$(TAGS)' ./hack/gendocs $$tmp/reference && \
+		if ! diff -r $$tmp/reference docs/reference >/dev/null; then \
+			echo "docs/reference is out of date: run make docs"; diff -r $$tmp/reference docs/reference | head -20; rm -rf $$tmp; exit 1; fi; \
+		rm -rf $$tmp
 
 clean:
 	rm -rf bin

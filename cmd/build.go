@@ -19,7 +19,7 @@ import (
 type buildOptions struct {
 	tags, buildArgs, buildArgFiles, labels, annotations, secrets []string
 	file, platforms, farmName, target, pull, authfile, iidfile   string
-	format, output, ignorefile, network                          string
+	format, output, ignorefile, network, progress                string
 	local, noCache, tlsVerify, cleanup, keepGoing, push          bool
 	dryRun, allowPartial                                         bool
 	metadataFile                                                 string
@@ -81,6 +81,7 @@ connections at all, the local podman alone. --local adds the local podman.`,
 	f.BoolVar(&opts.dryRun, "dry-run", false, "print where each platform would be built, and why; build nothing")
 	f.BoolVar(&opts.allowPartial, "allow-partial", false, "store the platforms that succeeded even when others failed, and report the missing ones")
 	f.StringVar(&opts.metadataFile, "metadata-file", "", "write the build's results as JSON to this file (see docs/build.md)")
+	f.StringVar(&opts.progress, "progress", "auto", "progress display: auto (tty on a terminal, else plain), tty, plain or json (events on standard output, see docs/progress.md)")
 	return cmd
 }
 
@@ -106,7 +107,6 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 		e, err := local.get(ctx)
 		return e, func() {}, err
 	}
-	bo.Log = cmd.ErrOrStderr()
 	bo.Logger = ro.logger
 	if opts.dryRun {
 		plan, err := farm.Plan(ctx, conns, ro.open, bo)
@@ -119,9 +119,21 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 		}
 		return t.flush()
 	}
+	progressOut := cmd.ErrOrStderr()
+	if opts.progress == "json" {
+		progressOut = cmd.OutOrStdout()
+	}
+	progress, err := newProgress(opts.progress, progressOut)
+	if err != nil {
+		return err
+	}
+	bo.Progress = progress.event
 	res, err := farm.Build(ctx, conns, ro.open, bo)
+	reported := progress.done(res, err)
 	if res != nil {
-		writeBuildSummary(cmd, res)
+		if !reported {
+			writeBuildSummary(cmd, res)
+		}
 		if opts.metadataFile != "" {
 			if merr := writeMetadata(opts.metadataFile, res, err); merr != nil {
 				return errors.Join(err, merr)

@@ -29,6 +29,11 @@ func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.Build
 	default:
 		return bo, usageError{fmt.Errorf("--format %q: use oci or docker", opts.format)}
 	}
+	switch opts.progress {
+	case "auto", "tty", "plain", "json":
+	default:
+		return bo, usageError{fmt.Errorf("--progress %q: use auto, tty, plain or json", opts.progress)}
+	}
 	switch opts.network {
 	case "", "host", "none":
 	default:

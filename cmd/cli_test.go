@@ -189,3 +189,12 @@ func TestStatusWithoutConnections(t *testing.T) {
 		t.Errorf("empty farm: %q", msg)
 	}
 }
+
+func TestCompletion(t *testing.T) {
+	isolate(t)
+	for shell, want := range map[string]string{"bash": "__start_farm", "zsh": "#compdef farm", "fish": "complete -c farm"} {
+		if out := mustCLI(t, "completion", shell); !strings.Contains(out, want) {
+			t.Errorf("farm completion %s lacks %q", shell, want)
+		}
+	}
+}

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -74,9 +72,9 @@ type BuildOptions struct {
 	Timeout time.Duration
 	// ConnectTimeout bounds opening each node; zero means 20 seconds.
 	ConnectTimeout time.Duration
-	// Log receives the nodes' build output, each line prefixed with
-	// [platform@node]; nil discards it.
-	Log io.Writer
+	// Progress receives the build's events (output lines included); nil
+	// discards them.
+	Progress Progress
 	// Logger receives progress and warnings; nil discards them.
 	Logger *slog.Logger
 }
@@ -168,6 +166,7 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 		}
 		log.Warn("storing a partial result (--allow-partial)", "missing", res.Missing, "errors", errs)
 	}
+	(&emitter{fn: opts.Progress}).emit(Event{Type: "phase", Phase: "storing", Output: outputName(opts.Output)})
 	res.Index, err = deliver(ctx, images, opts)
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", ErrOutput, err)
@@ -218,19 +217,14 @@ func prepare(opts *BuildOptions) (NodeBuild, error) {
 	return req, nil
 }
 
-// syncWriter serializes writes of whole lines from several nodes.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) line(prefix, line string) {
-	if s.w == nil {
-		return
+func outputName(k OutputKind) string {
+	switch k {
+	case OutputPush:
+		return "push"
+	case OutputOCI:
+		return "oci"
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fmt.Fprintf(s.w, "[%s] %s\n", prefix, line)
+	return "local"
 }
 
 // joinFailuresFirst joins the platform errors, real failures before the

@@ -33,7 +33,7 @@ type dispatcher struct {
 	opts   BuildOptions
 	req    NodeBuild
 	nodes  []*Node
-	out    *syncWriter
+	events *emitter
 	g      errgroup.Group
 
 	mu     sync.Mutex
@@ -47,13 +47,14 @@ type dispatcher struct {
 // runPlan builds the plan and returns the per-platform results, errors
 // and images, index-addressed by job.
 func runPlan(ctx context.Context, plan schedule.Plan, nodes []*Node, req NodeBuild, opts BuildOptions) *dispatcher {
-	d := &dispatcher{ctx: ctx, opts: opts, req: req, nodes: nodes, out: &syncWriter{w: opts.Log}, dead: map[string]bool{}}
+	d := &dispatcher{ctx: ctx, opts: opts, req: req, nodes: nodes, events: &emitter{fn: opts.Progress}, dead: map[string]bool{}}
 	d.bctx, d.cancel = context.WithCancel(ctx)
 	defer d.cancel()
 	n := len(plan.Jobs)
 	d.jobs, d.errs, d.images, d.built = make([]PlatformResult, n), make([]error, n), make([]manifest.Image, n), make([]*Node, n)
 	for i, j := range plan.Jobs {
 		d.jobs[i] = PlatformResult{Platform: schedule.Format(j.Platform), platform: j.Platform}
+		d.events.emit(Event{Type: "phase", Phase: "queued", Platform: d.jobs[i].Platform, Node: j.Node, Emulated: j.Emulated})
 	}
 	d.dispatchPlan(plan, allJobs(n))
 	_ = d.g.Wait()
@@ -89,6 +90,7 @@ func (d *dispatcher) dispatchPlan(plan schedule.Plan, idx []int) {
 		for _, i := range jobs {
 			d.jobs[i].Node, d.jobs[i].Emulated = name, emulated[i]
 			d.jobs[i].Attempts++
+			d.events.emit(Event{Type: "phase", Phase: "building", Platform: d.jobs[i].Platform, Node: name, Emulated: emulated[i], Attempt: d.jobs[i].Attempts})
 		}
 		d.mu.Unlock()
 		d.g.Go(func() error { d.buildOn(n, jobs); return nil })
@@ -113,12 +115,13 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 	}
 	timer := newPlatformTimer()
 	r.Log = func(p *ocispec.Platform, line string) {
-		prefix := n.Name
+		ev := Event{Type: "log", Node: n.Name, Line: line}
 		if p != nil {
-			prefix = schedule.Format(*p) + "@" + n.Name
-			timer.saw(prefix)
+			ev.Platform = schedule.Format(*p)
+			timer.saw(ev.Platform + "@" + n.Name)
 		}
-		d.out.line(prefix, line)
+		ev.Step, ev.Steps = stepOf(line)
+		d.events.emit(ev)
 	}
 	ctx := d.bctx
 	if d.opts.Timeout > 0 {
@@ -132,6 +135,13 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 
 	var failed []int
 	d.mu.Lock()
+	defer func() {
+		for _, i := range jobs {
+			if d.jobs[i].ImageID != "" {
+				d.events.emit(Event{Type: "phase", Phase: "done", Platform: d.jobs[i].Platform, Node: n.Name, Emulated: d.jobs[i].Emulated})
+			}
+		}
+	}()
 	for _, i := range jobs {
 		d.jobs[i].Duration = timer.took(d.jobs[i].Platform+"@"+n.Name, time.Since(start))
 		for _, b := range built {
@@ -187,6 +197,13 @@ func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 		d.stopOthers()
 		return
 	}
+	for _, i := range again {
+		phase := "retrying"
+		if elsewhere {
+			phase = "rescheduled"
+		}
+		d.events.emit(Event{Type: "phase", Phase: phase, Platform: d.jobs[i].Platform, Node: n.Name, Error: cause.Error()})
+	}
 	if !elsewhere {
 		select {
 		case <-d.bctx.Done():
@@ -229,6 +246,11 @@ func (d *dispatcher) setErr(i int, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.errs[i], d.jobs[i].Error = err, err.Error()
+	phase := "failed"
+	if errors.Is(err, ErrCanceled) || errors.Is(err, context.Canceled) {
+		phase = "canceled"
+	}
+	d.events.emit(Event{Type: "phase", Phase: phase, Platform: d.jobs[i].Platform, Node: d.jobs[i].Node, Emulated: d.jobs[i].Emulated, Error: err.Error()})
 }
 
 // stopOthers cancels the other builds unless KeepGoing.

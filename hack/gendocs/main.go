@@ -20,6 +20,9 @@ func main() {
 	dir := os.Args[1]
 	root := farmcmd.NewRootCmd()
 	root.DisableAutoGenTag = true
+	// cobra adds `farm completion` when the command runs; add it now so the
+	// reference documents it.
+	root.InitDefaultCompletionCmd()
 	man := filepath.Join(dir, "man")
 	for _, d := range []string{dir, man} {
 		if err := os.MkdirAll(d, 0o755); err != nil {

@@ -1,0 +1,95 @@
+package cmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/farmbuild/farm/farm"
+)
+
+// events is a small build: amd64 succeeds, arm64 fails at step 2.
+func events() []farm.Event {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	return []farm.Event{
+		{Time: t0, Type: "phase", Phase: "queued", Platform: "linux/amd64", Node: "p1"},
+		{Time: t0, Type: "phase", Phase: "queued", Platform: "linux/arm64", Node: "p2", Emulated: true},
+		{Time: t0, Type: "phase", Phase: "building", Platform: "linux/amd64", Node: "p1", Attempt: 1},
+		{Time: t0, Type: "phase", Phase: "building", Platform: "linux/arm64", Node: "p2", Emulated: true, Attempt: 1},
+		{Time: t0, Type: "log", Platform: "linux/arm64", Node: "p2", Step: 2, Steps: 2, Line: "STEP 2/2: RUN make"},
+		{Time: t0, Type: "log", Platform: "linux/arm64", Node: "p2", Line: "make: *** no rule"},
+		{Time: t0.Add(time.Second), Type: "phase", Phase: "done", Platform: "linux/amd64", Node: "p1"},
+		{Time: t0.Add(2 * time.Second), Type: "phase", Phase: "failed", Platform: "linux/arm64", Node: "p2", Error: "exit status 2"},
+	}
+}
+
+func render(t *testing.T, mode string) (string, bool) {
+	t.Helper()
+	var buf bytes.Buffer
+	p, err := newProgress(mode, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events() {
+		p.event(e)
+	}
+	reported := p.done(&farm.BuildResult{}, errors.New("building linux/arm64 on p2: exit status 2"))
+	return buf.String(), reported
+}
+
+func TestPlainProgress(t *testing.T) {
+	out, reported := render(t, "plain")
+	if reported || !strings.Contains(out, "[linux/arm64@p2] STEP 2/2: RUN make\n[linux/arm64@p2] make: *** no rule\n") {
+		t.Errorf("plain:\n%s", out)
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("plain output must have no escape codes: %q", out)
+	}
+}
+
+func TestJSONProgress(t *testing.T) {
+	out, reported := render(t, "json")
+	if !reported {
+		t.Error("json mode reports the result itself")
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(events())+1 {
+		t.Fatalf("%d lines, want one per event plus the result:\n%s", len(lines), out)
+	}
+	var last farm.Event
+	for _, l := range lines {
+		if err := json.Unmarshal([]byte(l), &last); err != nil {
+			t.Fatalf("not JSON: %s", l)
+		}
+	}
+	if last.Type != "result" || last.Error == "" || last.Result == nil {
+		t.Errorf("last event: %+v", last)
+	}
+}
+
+func TestTTYProgress(t *testing.T) {
+	out, reported := render(t, "tty")
+	if reported {
+		t.Error("tty mode leaves the summary table to the caller")
+	}
+	for _, want := range []string{"\x1b[2K", "linux/amd64    p1         native   done         1s", "linux/arm64    p2         emulated failed       2s",
+		"--- output of linux/arm64 on p2 (failed) ---\nSTEP 2/2: RUN make\nmake: *** no rule\nERROR: exit status 2\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("tty output lacks %q:\n%q", want, out)
+		}
+	}
+}
+
+func TestProgressModeErrors(t *testing.T) {
+	if _, err := newProgress("fancy", &bytes.Buffer{}); ExitCode(err) != exitUsage {
+		t.Errorf("bad mode: %v", err)
+	}
+	// auto on something that is not a terminal is plain.
+	p, _ := newProgress("auto", &bytes.Buffer{})
+	if _, ok := p.(*plainProgress); !ok {
+		t.Errorf("auto off a terminal = %T", p)
+	}
+}

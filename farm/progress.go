@@ -1,0 +1,82 @@
+package farm
+
+import (
+	"regexp"
+	"sync"
+	"time"
+)
+
+// Event is one thing that happened during a build, for progress display
+// and for scripts (`farm build --progress json` prints them as they come;
+// docs/progress.md describes the fields).
+type Event struct {
+	// Time is when it happened.
+	Time time.Time `json:"time"`
+	// Type is "phase" (a platform or the build changed phase), "log" (a
+	// line of build output) or "result" (the build's outcome, last).
+	Type string `json:"type"`
+	// Platform and Node say which build it is about; empty for the whole build.
+	Platform string `json:"platform,omitempty"`
+	Node     string `json:"node,omitempty"`
+	// Emulated is true for a platform built under emulation.
+	Emulated bool `json:"emulated,omitempty"`
+	// Phase is, per platform, one of queued, building, rescheduled,
+	// retrying, done, failed, canceled; for the whole build, storing.
+	Phase string `json:"phase,omitempty"`
+	// Attempt counts the builds of the platform so far.
+	Attempt int `json:"attempt,omitempty"`
+	// Step is the Containerfile step a log line starts ("2/3"), and Steps
+	// the build's number of steps.
+	Step  int `json:"step,omitempty"`
+	Steps int `json:"steps,omitempty"`
+	// Line is a line of build output.
+	Line string `json:"line,omitempty"`
+	// Output names where the result goes while storing: local, push or oci.
+	Output string `json:"output,omitempty"`
+	// Error says why a platform or the build failed.
+	Error string `json:"error,omitempty"`
+	// Result is set on the final event.
+	Result *BuildResult `json:"result,omitempty"`
+}
+
+// Progress receives a build's events. farm calls it from one goroutine at
+// a time.
+type Progress func(Event)
+
+// emitter serializes events and stamps their time.
+type emitter struct {
+	mu sync.Mutex
+	fn Progress
+}
+
+func (e *emitter) emit(ev Event) {
+	if e == nil || e.fn == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	e.fn(ev)
+}
+
+// stepLine matches the line that starts a step in podman's ("STEP 2/3:"),
+// docker's classic ("Step 2/3 :") and BuildKit's ("[2/3] RUN") output.
+var stepLine = regexp.MustCompile(`^(?:STEP |Step |\[)(\d+)/(\d+)[]: ]`)
+
+// stepOf returns the step a line starts, or zeros.
+func stepOf(line string) (int, int) {
+	m := stepLine.FindStringSubmatch(line)
+	if m == nil {
+		return 0, 0
+	}
+	n, total := 0, 0
+	for _, c := range m[1] {
+		n = n*10 + int(c-'0')
+	}
+	for _, c := range m[2] {
+		total = total*10 + int(c-'0')
+	}
+	return n, total
+}
