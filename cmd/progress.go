@@ -58,6 +58,10 @@ func (p *plainProgress) event(e farm.Event) {
 		fmt.Fprintf(p.w, "[%s] %s: %s\n", prefix, e.Phase, e.Error)
 	case e.Phase == "storing":
 		fmt.Fprintf(p.w, "storing the result (%s)\n", e.Output)
+	case e.Phase == "fetched":
+		fmt.Fprintf(p.w, "[%s] fetched %s (%s/s)\n", prefix, humanBytes(e.Bytes), humanBytes(int64(e.Rate)))
+	case e.Phase == "pushed":
+		fmt.Fprintf(p.w, "[%s] pushed %s\n", prefix, e.Line)
 	}
 }
 
@@ -94,6 +98,8 @@ type ttyRow struct {
 	platform, node, phase string
 	emulated              bool
 	step, steps           int
+	bytes                 int64
+	rate                  float64
 	started, ended        time.Time
 	log                   []string
 }
@@ -154,6 +160,8 @@ func (p *ttyProgress) event(e farm.Event) {
 			if e.Error != "" {
 				r.log = append(r.log, "ERROR: "+e.Error)
 			}
+		case "fetching", "fetched":
+			r.bytes, r.rate = e.Bytes, e.Rate
 		}
 	case "log":
 		r.log = append(r.log, e.Line)
@@ -182,8 +190,11 @@ func (p *ttyProgress) redraw() {
 			mode = "emulated"
 		}
 		phase := r.phase
-		if phase == "building" && r.steps > 0 {
+		switch {
+		case phase == "building" && r.steps > 0:
 			phase = fmt.Sprintf("step %d/%d", r.step, r.steps)
+		case phase == "fetching" || phase == "fetched":
+			phase = fmt.Sprintf("%s %s %s/s", phase, humanBytes(r.bytes), humanBytes(int64(r.rate)))
 		}
 		elapsed := ""
 		if !r.started.IsZero() {

@@ -93,3 +93,20 @@ func TestProgressModeErrors(t *testing.T) {
 		t.Errorf("auto off a terminal = %T", p)
 	}
 }
+
+func TestTTYProgressShowsBytes(t *testing.T) {
+	var buf bytes.Buffer
+	p := newTTYProgress(&buf)
+	p.event(farm.Event{Type: "phase", Phase: "done", Platform: "linux/amd64", Node: "p1"})
+	p.event(farm.Event{Type: "phase", Phase: "fetching", Platform: "linux/amd64", Node: "p1", Bytes: 10 << 20, Rate: 5 << 20})
+	p.done(nil, nil)
+	if !strings.Contains(buf.String(), "fetching 10.0MiB 5.0MiB/s") {
+		t.Errorf("tty must show bytes and rate while fetching:\n%q", buf.String())
+	}
+	var plain bytes.Buffer
+	pp := &plainProgress{w: &plain}
+	pp.event(farm.Event{Type: "phase", Phase: "fetched", Platform: "linux/amd64", Node: "p1", Bytes: 3 << 20, Rate: 1 << 20})
+	if plain.String() != "[linux/amd64@p1] fetched 3.0MiB (1.0MiB/s)\n" {
+		t.Errorf("plain: %q", plain.String())
+	}
+}

@@ -146,7 +146,7 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 		d.jobs[i].Duration = timer.took(d.jobs[i].Platform+"@"+n.Name, time.Since(start))
 		for _, b := range built {
 			if schedule.Format(b.Platform) == d.jobs[i].Platform {
-				d.jobs[i].ImageID, d.images[i], d.built[i] = b.ImageID, imageOf(n, b, d.opts), n
+				d.jobs[i].ImageID, d.images[i], d.built[i] = b.ImageID, imageOf(n, b, d.opts, d.events), n
 			}
 		}
 		if d.jobs[i].ImageID == "" {
@@ -279,11 +279,25 @@ func platformError(err error, platform, node string) error {
 
 // imageOf describes a built image for the manifest package, with the
 // node operations it needs.
-func imageOf(n *Node, b PlatformImage, opts BuildOptions) manifest.Image {
+func imageOf(n *Node, b PlatformImage, opts BuildOptions, events *emitter) manifest.Image {
+	platform := schedule.Format(b.Platform)
 	return manifest.Image{
 		Platform: b.Platform, Node: n.Name, ImageID: b.ImageID,
-		Export: func(ctx context.Context, w io.Writer) error { return n.Builder.Export(ctx, b.ImageID, w) },
+		Export: func(ctx context.Context, w io.Writer) error {
+			cw := &countingWriter{w: w, report: func(bytes int64, rate float64, final bool) {
+				phase := "fetching"
+				if final {
+					phase = "fetched"
+				}
+				events.emit(Event{Type: "phase", Phase: phase, Platform: platform, Node: n.Name, Bytes: bytes, Rate: rate})
+			}, start: time.Now()}
+			err := n.Builder.Export(ctx, b.ImageID, cw)
+			cw.finish()
+			return err
+		},
 		Push: func(ctx context.Context, ref string) error {
+			events.emit(Event{Type: "phase", Phase: "pushing", Platform: platform, Node: n.Name, Line: ref})
+			defer events.emit(Event{Type: "phase", Phase: "pushed", Platform: platform, Node: n.Name, Line: ref})
 			po := PushOptions{TLSVerify: opts.TLSVerify, Format: opts.Format}
 			if named, err := reference.ParseNormalizedNamed(ref); err == nil {
 				c, err := Credentials(opts.AuthFile, reference.Domain(named))

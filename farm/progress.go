@@ -1,6 +1,7 @@
 package farm
 
 import (
+	"io"
 	"regexp"
 	"sync"
 	"time"
@@ -21,7 +22,9 @@ type Event struct {
 	// Emulated is true for a platform built under emulation.
 	Emulated bool `json:"emulated,omitempty"`
 	// Phase is, per platform, one of queued, building, rescheduled,
-	// retrying, done, failed, canceled; for the whole build, storing.
+	// retrying, done, failed, canceled, then fetching and fetched (the
+	// image comes back from its node) or pushing and pushed (the node
+	// pushes it); for the whole build, storing.
 	Phase string `json:"phase,omitempty"`
 	// Attempt counts the builds of the platform so far.
 	Attempt int `json:"attempt,omitempty"`
@@ -33,6 +36,10 @@ type Event struct {
 	Line string `json:"line,omitempty"`
 	// Output names where the result goes while storing: local, push or oci.
 	Output string `json:"output,omitempty"`
+	// Bytes and Rate (bytes per second) tell how much of a platform's
+	// image has been fetched from its node (phases fetching, fetched).
+	Bytes int64   `json:"bytes,omitempty"`
+	Rate  float64 `json:"rate,omitempty"`
 	// Error says why a platform or the build failed.
 	Error string `json:"error,omitempty"`
 	// Result is set on the final event.
@@ -80,3 +87,32 @@ func stepOf(line string) (int, int) {
 	}
 	return n, total
 }
+
+// countingWriter counts the bytes written through it and reports them, at
+// most twice a second and once at the end.
+type countingWriter struct {
+	w          io.Writer
+	n          int64
+	start      time.Time
+	lastReport time.Time
+	report     func(bytes int64, rate float64, final bool)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if now := time.Now(); now.Sub(c.lastReport) >= 500*time.Millisecond {
+		c.lastReport = now
+		c.report(c.n, c.rate(now), false)
+	}
+	return n, err
+}
+
+func (c *countingWriter) rate(now time.Time) float64 {
+	if s := now.Sub(c.start).Seconds(); s > 0 {
+		return float64(c.n) / s
+	}
+	return 0
+}
+
+func (c *countingWriter) finish() { c.report(c.n, c.rate(time.Now()), true) }
