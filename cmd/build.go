@@ -103,7 +103,7 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 		}
 		conns = append(conns, farm.Connection{Name: "local", URI: "unix://" + e.Socket()})
 	}
-	bo.Local = func(ctx context.Context) (manifest.LocalEngine, func(), error) {
+	bo.Local = func(ctx context.Context) (manifest.Puller, func(), error) {
 		e, err := local.get(ctx)
 		return e, func() {}, err
 	}

@@ -67,7 +67,7 @@ type BuildOptions struct {
 	Output OutputKind
 	Dest   string
 	// Local opens the local engine for OutputLocal.
-	Local func(ctx context.Context) (manifest.LocalEngine, func(), error)
+	Local func(ctx context.Context) (manifest.Puller, func(), error)
 	// Timeout bounds each platform's build; zero means no limit.
 	Timeout time.Duration
 	// ConnectTimeout bounds opening each node; zero means 20 seconds.
@@ -148,15 +148,16 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 	if err := recordHistory(d.jobs); err != nil {
 		log.Warn("could not record build times for scheduling", "error", err)
 	}
-	images := d.images
+	images, built := d.images, d.built
 	if errs := joinFailuresFirst(d.errs); errs != nil {
 		if !opts.AllowPartial || ctx.Err() != nil {
 			return res, errs
 		}
-		images = nil
+		images, built = nil, nil
 		for i, img := range d.images {
 			if d.errs[i] == nil {
 				images = append(images, img)
+				built = append(built, d.built[i])
 			} else {
 				res.Missing = append(res.Missing, d.jobs[i].Platform)
 			}
@@ -166,8 +167,8 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 		}
 		log.Warn("storing a partial result (--allow-partial)", "missing", res.Missing, "errors", errs)
 	}
-	(&emitter{fn: opts.Progress}).emit(Event{Type: "phase", Phase: "storing", Output: outputName(opts.Output)})
-	res.Index, err = deliver(ctx, images, opts)
+	d.events.emit(Event{Type: "phase", Phase: "storing", Output: outputName(opts.Output)})
+	res.Index, err = deliver(ctx, images, built, opts, d.events)
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", ErrOutput, err)
 	}

@@ -234,3 +234,17 @@ func closeWrite(c net.Conn) {
 		}
 	}
 }
+
+// ListenRemote listens on addr on the node's host, reverse-forwarded over
+// the SSH connection (locally for a unix destination), so the node can
+// reach a server of the client's there.
+func (c *Conn) ListenRemote(addr string) (net.Listener, error) {
+	if c.client == nil {
+		return net.Listen("tcp", addr)
+	}
+	ln, err := c.client.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s on %s (the server needs AllowTcpForwarding): %w", addr, c.Dest.Host, err)
+	}
+	return ln, nil
+}

@@ -1,11 +1,17 @@
 package farm
 
 import (
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
 	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"github.com/farmbuild/farm/schedule"
 	"log/slog"
 	"os"
 	"strings"
@@ -18,36 +24,97 @@ import (
 	"github.com/farmbuild/farm/manifest"
 )
 
-// deliver stores the result where opts.Output says.
-func deliver(ctx context.Context, images []manifest.Image, opts BuildOptions) (manifest.Result, error) {
+// deliver stores the result where opts.Output says. For the local engine
+// and OCI layouts the images come through the client's blob store, so only
+// the layers it lacks cross the network; nodes whose SSH server refuses the
+// reverse forward fall back to streaming whole image archives.
+func deliver(ctx context.Context, images []manifest.Image, nodes []*Node, opts BuildOptions, events *emitter) (manifest.Result, error) {
 	docker := opts.Format == "docker"
-	switch opts.Output {
-	case OutputPush:
+	if opts.Output == OutputPush {
 		sys := &types.SystemContext{AuthFilePath: opts.AuthFile}
 		if opts.TLSVerify != nil && !*opts.TLSVerify {
 			sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
 		}
 		return manifest.ToRegistry(ctx, images, opts.Tags, manifest.RegistryOptions{System: sys, StagingTag: "farm-staging-" + randomID(), Docker: docker})
-	case OutputOCI:
-		ref, name := "latest", ""
-		if len(opts.Tags) > 0 {
-			if n, err := reference.ParseNormalizedNamed(opts.Tags[0]); err == nil {
-				n = reference.TagNameOnly(n)
-				ref, name = n.(reference.Tagged).Tag(), n.String()
-			}
-		}
-		return manifest.ToOCILayout(ctx, images, opts.Dest, ref, name, docker)
-	default:
+	}
+	var local manifest.Puller
+	if opts.Output == OutputLocal {
 		if opts.Local == nil {
 			return manifest.Result{}, errors.New("no local engine")
 		}
-		local, stop, err := opts.Local(ctx)
+		l, stop, err := opts.Local(ctx)
 		if err != nil {
 			return manifest.Result{}, err
 		}
 		defer stop()
+		local = l
+	}
+	st, staged, err := stageAll(ctx, images, nodes, events)
+	if err != nil {
+		opts.Logger.Warn("could not bring the images through farm's blob store: streaming whole images instead", "error", err)
+		if opts.Output == OutputOCI {
+			ref, name := layoutNames(opts.Tags)
+			return manifest.ToOCILayout(ctx, images, opts.Dest, ref, name, docker)
+		}
 		return manifest.ToLocal(ctx, local, images, opts.Tags)
 	}
+	defer st.close()
+	if opts.Output == OutputOCI {
+		ref, name := layoutNames(opts.Tags)
+		return manifest.OCILayoutFromStore(st.server, staged, opts.Dest, ref, name, docker)
+	}
+	return manifest.LocalFromStore(ctx, local, st.server, staged, opts.Tags)
+}
+
+// stageAll has every node push its images into the client's blob store,
+// nodes in parallel.
+func stageAll(ctx context.Context, images []manifest.Image, nodes []*Node, events *emitter) (*stager, []manifest.Staged, error) {
+	st, err := newStager()
+	if err != nil {
+		return nil, nil, err
+	}
+	staged := make([]manifest.Staged, len(images))
+	tag := "farm-" + randomID()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, img := range images {
+		g.Go(func() error {
+			platform := schedule.Format(img.Platform)
+			events.emit(Event{Type: "phase", Phase: "fetching", Platform: platform, Node: img.Node})
+			start := time.Now()
+			d, n, err := st.stage(gctx, nodes[i], img.ImageID, tag+"-"+platformSlug(img.Platform))
+			if err != nil {
+				return fmt.Errorf("%s from %s: %w", platform, img.Node, err)
+			}
+			events.emit(Event{Type: "phase", Phase: "fetched", Platform: platform, Node: img.Node, Bytes: n, Rate: float64(n) / max(time.Since(start).Seconds(), 1e-3)})
+			staged[i] = manifest.Staged{Platform: img.Platform, Node: img.Node, ImageID: img.ImageID, Digest: d}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		st.close()
+		return nil, nil, err
+	}
+	return st, staged, nil
+}
+
+func platformSlug(p ocispec.Platform) string {
+	s := p.OS + "-" + p.Architecture
+	if p.Variant != "" {
+		s += "-" + p.Variant
+	}
+	return s
+}
+
+// layoutNames are the ref name (the tag) and image name of an OCI layout.
+func layoutNames(tags []string) (string, string) {
+	if len(tags) > 0 {
+		if n, err := reference.ParseNormalizedNamed(tags[0]); err == nil {
+			n = reference.TagNameOnly(n)
+			return n.(reference.Tagged).Tag(), n.String()
+		}
+	}
+	return "latest", ""
 }
 
 // cleanupNodes removes the images this build left on the nodes.

@@ -49,6 +49,12 @@ func ToOCILayout(ctx context.Context, images []Image, dir, refName, imageName st
 	if err := g.Wait(); err != nil {
 		return Result{}, err
 	}
+	return writeLayoutIndex(dir, descs, refName, imageName, docker)
+}
+
+// writeLayoutIndex writes the index of descs into the layout and names it
+// refName in index.json.
+func writeLayoutIndex(dir string, descs []ocispec.Descriptor, refName, imageName string, docker bool) (Result, error) {
 	index, err := NewIndex(descs, docker)
 	if err != nil {
 		return Result{}, err

@@ -165,3 +165,16 @@ func splitName(name string) (string, string, error) {
 	}
 	return n.Name(), t.Tag(), nil
 }
+
+// Pull pulls ref (from farm's own store, over plain HTTP on loopback) and
+// returns the image's ID. Layers already in local storage are not fetched.
+func (e *Engine) Pull(ctx context.Context, ref string) (string, error) {
+	ids, err := images.Pull(e.ctx(ctx), ref, new(images.PullOptions).WithSkipTLSVerify(true).WithQuiet(true))
+	if err != nil {
+		return "", err
+	}
+	if len(ids) == 0 {
+		return "", errors.New("podman pulled no image from " + ref)
+	}
+	return ids[0], nil
+}

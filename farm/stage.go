@@ -1,0 +1,145 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/farmbuild/farm/manifest"
+)
+
+// stagePortBase is where the ports the nodes push to start; each node gets
+// a stable one (its name hashed into stagePortSpan) so that its engine's
+// blob-info cache recognizes the store on the next build and skips the
+// layers it already pushed there.
+const (
+	stagePortBase = 41000
+	stagePortSpan = 800
+)
+
+// stager brings built images into the client's blob store: each node
+// pushes to the store's registry over a reverse SSH forward, so only the
+// blobs the store lacks cross the network.
+type stager struct {
+	server *manifest.BlobServer
+	mu     sync.Mutex
+	nodes  map[string]*stageNode
+}
+
+type stageNode struct {
+	addr     string
+	ln       net.Listener
+	received atomic.Int64
+	busy     sync.Mutex // one image at a time per node, so bytes add up per image
+}
+
+// storeDir is the client's persistent blob store.
+func storeDir() (string, error) {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "farm", "store"), nil
+	}
+	home, err := homeDir()
+	return filepath.Join(home, ".cache", "farm", "store"), err
+}
+
+func newStager() (*stager, error) {
+	dir, err := storeDir()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := manifest.NewBlobServer(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the blob store %s: %w", dir, err)
+	}
+	return &stager{server: srv, nodes: map[string]*stageNode{}}, nil
+}
+
+// node returns the node's forward, listening on first use.
+func (s *stager) node(n *Node) (*stageNode, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sn, ok := s.nodes[n.Name]; ok {
+		return sn, nil
+	}
+	h := fnv.New32a()
+	h.Write([]byte(n.Name))
+	first := stagePortBase + int(h.Sum32()%stagePortSpan)
+	var errs []error
+	for p := first; p < first+8; p++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", p)
+		ln, err := n.Conn.ListenRemote(addr)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		sn := &stageNode{addr: addr, ln: ln}
+		counted := &countingListener{Listener: ln, n: &sn.received}
+		go func() { _ = http.Serve(counted, s.server) }()
+		s.nodes[n.Name] = sn
+		return sn, nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+// stage has node n push image id into the store under tag and returns the
+// manifest's digest and the bytes that crossed the network.
+func (s *stager) stage(ctx context.Context, n *Node, id, tag string) (digest.Digest, int64, error) {
+	sn, err := s.node(n)
+	if err != nil {
+		return "", 0, err
+	}
+	sn.busy.Lock()
+	defer sn.busy.Unlock()
+	before := sn.received.Load()
+	no := false
+	if err := n.Builder.Push(ctx, id, sn.addr+"/farm/store:"+tag, PushOptions{TLSVerify: &no}); err != nil {
+		return "", 0, err
+	}
+	_, _, d, err := s.server.Manifest(tag)
+	if err != nil {
+		return "", 0, fmt.Errorf("the store did not receive %s: %w", tag, err)
+	}
+	return d, sn.received.Load() - before, nil
+}
+
+func (s *stager) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sn := range s.nodes {
+		sn.ln.Close()
+	}
+}
+
+// countingListener counts the bytes read from its connections.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, n: l.n}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
