@@ -36,8 +36,8 @@ fuzz: ## Run each fuzz target for a while
 	for f in FuzzParsePlatform FuzzParseDestination FuzzParseBinfmt; do \
 		$(GO) test -tags '$(TAGS)' ./farm -run '^$$' -fuzz "^$$f$$" -fuzztime 30s || exit 1; done
 
-bench: build ## Benchmarks (results go to docs/benchmarks.md)
-	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem ./...
+bench: build ## Benchmarks on the test farm, written to docs/benchmarks.md
+	hack/bench.sh
 
 lint: docs-check ## gofmt, go vet, generated docs current
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -26,7 +27,12 @@ type Conn struct {
 	// Dest is the parsed destination, with the socket filled in.
 	Dest   Destination
 	client *ssh.Client
+	sent   atomic.Int64
 }
+
+// Sent is how many bytes went to the engine through Forward so far: the
+// build context, mostly, while a build starts.
+func (c *Conn) Sent() int64 { return c.sent.Load() }
 
 // Connect opens a connection to c. For an ssh destination without a socket
 // path the engine socket is discovered on the host.
@@ -220,7 +226,11 @@ func (c *Conn) pipe(ctx context.Context, local net.Conn) {
 	stop := context.AfterFunc(ctx, func() { local.Close(); remote.Close() })
 	defer stop()
 	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(remote, local); closeWrite(remote); done <- struct{}{} }()
+	go func() {
+		_, _ = io.Copy(remote, &countingReader{r: local, n: &c.sent})
+		closeWrite(remote)
+		done <- struct{}{}
+	}()
 	go func() { _, _ = io.Copy(local, remote); closeWrite(local); done <- struct{}{} }()
 	<-done
 	<-done
@@ -247,4 +257,16 @@ func (c *Conn) ListenRemote(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("listening on %s on %s (the server needs AllowTcpForwarding): %w", addr, c.Dest.Host, err)
 	}
 	return ln, nil
+}
+
+// countingReader adds the bytes read through it to n as they pass.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }

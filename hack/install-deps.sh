@@ -28,7 +28,7 @@ PACKAGES=(
 	openssh-server openssh-client
 	qemu-user-static binfmt-support
 	docker.io containerd
-	busybox-static iproute2 curl jq ca-certificates
+	busybox-static iproute2 curl jq bc ca-certificates
 )
 
 # Libraries of Debian's arm64 podman binary, which testfarm.sh runs under

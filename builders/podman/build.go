@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/containers/buildah/define"
 	"github.com/containers/podman/v5/pkg/bindings/images"
@@ -63,9 +64,21 @@ func (e *Engine) buildOnce(ctx context.Context, req farm.NodeBuild) ([]string, [
 	if err != nil {
 		return make([]string, len(req.Platforms)), make([]string, len(req.Platforms)), err
 	}
-	tracker := newBuildTracker(req.Platforms, req.Log)
-	opts.Out = tracker
 	before, listErr := e.buildContainers(ctx)
+	sent, start, reported := e.conn.Sent(), time.Now(), false
+	// The context is uploaded before the first output line: report it then.
+	log := req.Log
+	tracker := newBuildTracker(req.Platforms, func(p *ocispec.Platform, line string) {
+		if !reported && log != nil {
+			reported = true
+			log(nil, fmt.Sprintf("sent the build context (gzip tar) for %d platform(s): %s in %s",
+				len(req.Platforms), byteSize(e.conn.Sent()-sent), time.Since(start).Round(time.Millisecond)))
+		}
+		if log != nil {
+			log(p, line)
+		}
+	})
+	opts.Out = tracker
 	_, err = images.Build(e.ctx(ctx), []string{req.Containerfile}, opts)
 	tracker.Flush()
 	if ctx.Err() != nil {
@@ -75,6 +88,17 @@ func (e *Engine) buildOnce(ctx context.Context, req farm.NodeBuild) ([]string, [
 		}
 	}
 	return tracker.ids, tracker.steps, err
+}
+
+// byteSize renders a byte count in binary units.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fKiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%dB", n)
 }
 
 // errWrongPlatform means a built image is not of the platform asked for.

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# make bench: measures farm on the local test farm, each figure against a
+# baseline measured side by side in the same run, and writes the results
+# with the machine they ran on to docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+farm=$repo/bin/farm
+out=${BENCH_OUT:-$repo/docs/benchmarks.md}
+
+hack/testfarm.sh start >/dev/null
+# shellcheck disable=SC1090
+. "$(hack/testfarm.sh env)"
+
+work=$(mktemp -d /tmp/farm-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_CACHE_HOME=$work/home/.cache XDG_STATE_HOME=$work/home/.state
+export CONTAINERS_CONF=$work/containers.conf SSH_AUTH_SOCK=
+mkdir -p "$HOME/.ssh" && cp "$FARM_TEST_KNOWN_HOSTS" "$HOME/.ssh/known_hosts" && : >"$CONTAINERS_CONF"
+"$farm" connection add --identity "$FARM_TEST_IDENTITY" p1 "$FARM_TEST_PODMAN1_URI" >/dev/null
+"$farm" connection add --identity "$FARM_TEST_IDENTITY" p2 "$FARM_TEST_PODMAN2_URI" >/dev/null
+"$farm" create two p1 p2 >/dev/null
+"$farm" create one p1 >/dev/null
+
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc -l | xargs printf '%.2f'; }
+ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+mib() { echo "$1 / 1048576" | bc -l | xargs printf '%.2f'; }
+fetched() { jq -s '[.[] | select(.phase == "fetched") | .bytes] | add // 0' "$1"; }
+
+echo "== 1. parallel farm build against the same builds one after another" >&2
+mkdir -p "$work/cpu"
+cat >"$work/cpu/Containerfile" <<'CF'
+FROM base
+ARG SEED
+RUN i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done; echo "$SEED $(uname -m)" > /done
+CF
+t0=$(now)
+"$farm" build --farm two --progress plain --no-cache --build-arg SEED=$RANDOM --platforms linux/amd64,linux/arm64 --output type=oci,dest="$work/o1" -t cpu:1 "$work/cpu" >/dev/null 2>&1
+t1=$(now)
+"$farm" build --farm one --progress plain --no-cache --build-arg SEED=$RANDOM --platforms linux/amd64 --output type=oci,dest="$work/o2" -t cpu:1 "$work/cpu" >/dev/null 2>&1
+"$farm" build --farm one --progress plain --no-cache --build-arg SEED=$RANDOM --platforms linux/arm64 --output type=oci,dest="$work/o3" -t cpu:1 "$work/cpu" >/dev/null 2>&1
+t2=$(now)
+farm_s=$(secs "$t0" "$t1")
+serial_s=$(secs "$t1" "$t2")
+
+echo "== 2. rebuild over a 40 MiB unchanged base" >&2
+mkdir -p "$work/base" "$work/app"
+head -c $((40 * 1048576)) /dev/urandom >"$work/base/blob.bin"
+printf 'FROM base\nCOPY blob.bin /blob.bin\n' >"$work/base/Containerfile"
+for sock in "$FARM_TEST_PODMAN1_SOCK" "$FARM_TEST_PODMAN2_SOCK"; do
+	podman --url "unix://$sock" build -q -t localhost/bench-base "$work/base" >/dev/null
+done
+app() { printf 'FROM localhost/bench-base\nRUN echo %s > /changed\n' "$RANDOM$RANDOM" >"$work/app/Containerfile"; }
+# local storage: a first build fills farm's store, the rebuild is measured
+app
+"$farm" build --farm one --progress json --platforms linux/amd64 -t localhost/farm-bench:1 "$work/app" >"$work/l1.json" 2>/dev/null
+app
+t0=$(now)
+"$farm" build --farm one --progress json --platforms linux/amd64 -t localhost/farm-bench:2 "$work/app" >"$work/l2.json" 2>/dev/null
+t1=$(now)
+local_bytes=$(fetched "$work/l2.json")
+local_s=$(secs "$t0" "$t1")
+first_bytes=$(fetched "$work/l1.json")
+# baseline: the same rebuilt image exported whole and loaded (podman save | podman load)
+img=$(jq -r 'select(.type == "result") | .result.platforms[0].imageID' "$work/l2.json")
+t0=$(now)
+podman --url "unix://$FARM_TEST_PODMAN1_SOCK" save "$img" | tee "$work/save.tar" | podman load -q >/dev/null
+t1=$(now)
+save_bytes=$(stat -c %s "$work/save.tar")
+save_s=$(secs "$t0" "$t1")
+podman manifest rm localhost/farm-bench:1 localhost/farm-bench:2 >/dev/null 2>&1 || true
+# --push: registry storage growth for a first push and for a rebuild
+regsize() { du -sb "$FARM_TEST_DIR/registry/data" | cut -f1; }
+app
+r0=$(regsize)
+"$farm" build --farm one --progress plain --push --tls-verify=false --platforms linux/amd64 -t "$FARM_TEST_REGISTRY/farm-bench:$RANDOM" "$work/app" >/dev/null 2>&1
+r1=$(regsize)
+app
+t0=$(now)
+"$farm" build --farm one --progress plain --push --tls-verify=false --platforms linux/amd64 -t "$FARM_TEST_REGISTRY/farm-bench:$RANDOM" "$work/app" >/dev/null 2>&1
+t1=$(now)
+r2=$(regsize)
+push_first=$((r1 - r0))
+push_bytes=$((r2 - r1))
+push_s=$(secs "$t0" "$t1")
+
+echo "== 3. scheduler on 200 nodes" >&2
+sched=$(cd "$repo" && go test -run '^$' -bench BenchmarkAssign200x12 -benchtime 200x ./schedule | grep '^BenchmarkAssign')
+sched_ns=$(echo "$sched" | awk '{print $3}')
+sched_ratio=$(echo "$sched" | awk '{for (i=1;i<=NF;i++) if ($i=="makespan/lowerbound") print $(i-1)}')
+
+cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
+cat >"$out" <<MD
+# Benchmarks
+
+Made by \`make bench\` (hack/bench.sh) on $(date -u +%Y-%m-%d): $(nproc) CPUs ($cpu),
+$(free -g | awk '/Mem:/ {print $2}') GiB memory, $(uname -sr), $(go version | awk '{print $3}'),
+podman $(podman --version | awk '{print $3}') nodes of the local test farm (\`hack/testfarm.sh\`), reached
+over SSH on loopback. Every figure is compared with a baseline measured in the
+same run. The nodes share this machine's CPUs, so parallel builds compete for
+the same cores: on separate machines the first ratio grows. The nodes are
+reached over loopback, where bytes cost almost nothing, so times here favour
+moving whole images; over a real network the bytes in 2a and 2b decide.
+
+| # | measurement | farm | baseline | ratio |
+| --- | --- | --- | --- | --- |
+| 1 | 2-platform build (linux/amd64 native, linux/arm64 emulated, CPU-bound RUN) on 2 nodes, against the same two builds one after another on one node | ${farm_s} s | ${serial_s} s | ${serial_s}/${farm_s} = $(ratio "$serial_s" "$farm_s")x faster |
+| 2a | rebuild over a 40 MiB unchanged base into local storage: bytes from node to client | $(mib "$local_bytes") MiB in ${local_s} s (first build: $(mib "$first_bytes") MiB) | podman save \| podman load of the same image: $(mib "$save_bytes") MiB in ${save_s} s | $(ratio "$save_bytes" "$((local_bytes > 0 ? local_bytes : 1))")x fewer bytes |
+| 2b | the same rebuild with \`--push\`: bytes the registry receives (node to registry; the client sends only the index) | $(mib "$push_bytes") MiB in ${push_s} s | first push of the image: $(mib "$push_first") MiB | $(ratio "$push_first" "$((push_bytes > 0 ? push_bytes : 1))")x fewer bytes |
+| 3 | scheduler, simulated farm of 200 nodes and 12 platforms (\`BenchmarkAssign200x12\`) | ${sched_ns} ns per plan | makespan against a lower bound no schedule can beat | ${sched_ratio} (1.00 is optimal) |
+
+How each is measured:
+
+1. Wall time of \`farm build --no-cache\` for both platforms on a farm of two
+   podman nodes, against \`farm build\` of each platform in turn on one node.
+2. A first \`farm build\` fills farm's blob store; then the top layer changes
+   and the rebuild is measured. (a) Bytes are those the node pushed into the
+   client's store over SSH (\`fetched\` events of \`--progress json\`); the
+   baseline exports the rebuilt image whole with \`podman save\` and loads it.
+   (b) Bytes are the growth of the registry's storage directory.
+3. \`go test -bench BenchmarkAssign200x12 ./schedule\`; the lower bound is the
+   longer of the longest job's fastest finish and all work spread evenly over
+   all nodes.
+MD
+echo "wrote $out" >&2
+cat "$out"
