@@ -90,7 +90,7 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	if err != nil {
 		return err
 	}
-	_, conns, err := ro.store.FarmConnections(opts.farmName)
+	farmName, conns, err := ro.store.FarmConnections(opts.farmName)
 	if err != nil {
 		return err
 	}
@@ -127,8 +127,14 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	if err != nil {
 		return err
 	}
-	bo.Progress = progress.event
+	recorder := startRecording(cmd, farmName, ro.logger)
+	fmt.Fprintf(cmd.ErrOrStderr(), "Build %s (farm logs %s)\n", recorder.id, recorder.id)
+	bo.Progress = func(e farm.Event) {
+		recorder.event(e)
+		progress.event(e)
+	}
 	res, err := farm.Build(ctx, conns, ro.open, bo)
+	recorder.finish(res, err)
 	reported := progress.done(res, err)
 	if res != nil {
 		if !reported {

@@ -55,6 +55,9 @@ podman's own configuration files.`,
 		newRemoveCmd(ro),
 		newStatusCmd(ro),
 		newBuildCmd(ro),
+		newHistoryCmd(ro),
+		newLogsCmd(ro),
+		newInspectCmd(ro),
 	)
 	return root
 }

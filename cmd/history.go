@@ -1,0 +1,232 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/farmbuild/farm/farm"
+)
+
+func openRecords(ro *rootOptions) (*farm.Records, error) {
+	rec, warning, err := farm.OpenRecords()
+	if warning != "" {
+		ro.logger.Warn(warning)
+	}
+	return rec, err
+}
+
+func newHistoryCmd(ro *rootOptions) *cobra.Command {
+	opts := &listOptions{}
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "List recorded builds, newest first",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(opts.format); err != nil {
+				return err
+			}
+			rec, err := openRecords(ro)
+			if err != nil {
+				return err
+			}
+			defer rec.Close()
+			builds, err := rec.List()
+			if err != nil {
+				return err
+			}
+			if opts.format == "json" {
+				return writeJSON(cmd.OutOrStdout(), builds)
+			}
+			t := newTable(cmd.OutOrStdout(), "ID", "STARTED", "DURATION", "RESULT", "FARM", "INDEX")
+			for _, b := range builds {
+				d := "-"
+				if !b.Finished.IsZero() {
+					d = b.Finished.Sub(b.Started).Round(100 * time.Millisecond).String()
+				}
+				t.row(b.ID, b.Started.Local().Format(time.DateTime), d, b.Result, orDash(b.Farm), orDash(shortDigest(b.Index)))
+			}
+			return t.flush()
+		},
+	}
+	cmd.Flags().StringVar(&opts.format, "format", "table", "output format: table or json")
+	cmd.AddCommand(newHistoryPruneCmd(ro))
+	return cmd
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+type historyPruneOptions struct {
+	keep      int
+	olderThan time.Duration
+}
+
+func newHistoryPruneCmd(ro *rootOptions) *cobra.Command {
+	opts := &historyPruneOptions{}
+	cmd := &cobra.Command{
+		Use:   "prune --keep N | --older-than DURATION",
+		Short: "Remove old build records and their logs",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			keep := -1
+			if cmd.Flags().Changed("keep") {
+				if opts.keep < 0 {
+					return usageError{fmt.Errorf("--keep %d: must not be negative", opts.keep)}
+				}
+				keep = opts.keep
+			}
+			if keep < 0 && opts.olderThan <= 0 {
+				return usageError{fmt.Errorf("say what to remove: --keep N or --older-than DURATION (e.g. 720h)")}
+			}
+			rec, err := openRecords(ro)
+			if err != nil {
+				return err
+			}
+			defer rec.Close()
+			n, err := rec.Prune(keep, opts.olderThan)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Removed %d build record(s)\n", n)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&opts.keep, "keep", 0, "keep the newest N builds")
+	cmd.Flags().DurationVar(&opts.olderThan, "older-than", 0, "remove builds older than this (e.g. 720h)")
+	return cmd
+}
+
+func newInspectCmd(ro *rootOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect ID",
+		Short: "Show everything recorded about a build, as JSON",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rec, err := openRecords(ro)
+			if err != nil {
+				return err
+			}
+			defer rec.Close()
+			b, err := rec.Get(args[0])
+			if err != nil {
+				return err
+			}
+			return writeJSON(cmd.OutOrStdout(), b)
+		},
+	}
+}
+
+type logsOptions struct {
+	platform string
+	follow   bool
+}
+
+func newLogsCmd(ro *rootOptions) *cobra.Command {
+	opts := &logsOptions{}
+	cmd := &cobra.Command{
+		Use:   "logs ID [--platform P] [--follow]",
+		Short: "Print a build's complete logs",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLogs(cmd.Context(), ro, opts, args[0], cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&opts.platform, "platform", "", "only this platform's log")
+	cmd.Flags().BoolVarP(&opts.follow, "follow", "f", false, "keep printing while the build runs")
+	return cmd
+}
+
+func runLogs(ctx context.Context, ro *rootOptions, opts *logsOptions, id string, w io.Writer) error {
+	rec, err := openRecords(ro)
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+	b, err := rec.Get(id)
+	if err != nil {
+		return err
+	}
+	if opts.platform != "" {
+		p, err := farm.ParsePlatform(opts.platform)
+		if err != nil {
+			return err
+		}
+		return copyLog(ctx, rec, b.ID, farm.FormatPlatform(p), opts.follow, w)
+	}
+	if len(b.Platforms) == 0 && b.Result == "running" && !opts.follow {
+		return fmt.Errorf("build %s is still running: use --follow with --platform to watch one platform", b.ID)
+	}
+	for i, p := range b.Platforms {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "=== %s on %s (%s)\n", p.Platform, p.Node, p.Result)
+		if err := copyLog(ctx, rec, b.ID, p.Platform, false, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyLog prints a platform's log; with follow it keeps printing what is
+// appended until the build is no longer running.
+func copyLog(ctx context.Context, rec *farm.Records, id, platform string, follow bool, w io.Writer) error {
+	path := rec.LogFile(id, platform)
+	var f *os.File
+	for {
+		var err error
+		if f, err = os.Open(path); err == nil {
+			break
+		}
+		if !follow || !running(rec, id) {
+			return fmt.Errorf("no log for %s in build %s: see farm inspect %s", platform, id, id)
+		}
+		if sleepCtx(ctx, 300*time.Millisecond) != nil {
+			return ctx.Err()
+		}
+	}
+	defer f.Close()
+	for {
+		if _, err := io.Copy(w, f); err != nil {
+			return err
+		}
+		if !follow || !running(rec, id) {
+			_, err := io.Copy(w, f)
+			return err
+		}
+		if err := sleepCtx(ctx, 300*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+func running(rec *farm.Records, id string) bool {
+	b, err := rec.Get(id)
+	return err == nil && strings.EqualFold(b.Result, "running")
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}

@@ -1,0 +1,97 @@
+package cmd
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/farmbuild/farm/farm"
+)
+
+// buildRecorder records a build; every failure to record is a warning.
+type buildRecorder struct {
+	rec    *farm.Records
+	id     string
+	logger *slog.Logger
+}
+
+// startRecording opens the records and records the start of a build.
+func startRecording(cmd *cobra.Command, farmName string, logger *slog.Logger) *buildRecorder {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	r := &buildRecorder{id: hex.EncodeToString(b), logger: logger}
+	rec, warning, err := farm.OpenRecords()
+	if warning != "" {
+		logger.Warn(warning)
+	}
+	if err != nil {
+		logger.Warn("not recording this build", "error", err)
+		return r
+	}
+	r.rec = rec
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	if err := rec.Start(farm.BuildRecord{ID: r.id, Started: time.Now(), User: name, Args: invocation(cmd), Farm: farmName}); err != nil {
+		logger.Warn("not recording this build", "error", err)
+		rec.Close()
+		r.rec = nil
+	}
+	return r
+}
+
+// invocation reconstructs the command line from the parsed flags.
+func invocation(cmd *cobra.Command) []string {
+	args := strings.Fields(cmd.CommandPath())[1:]
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				args = append(args, "--"+f.Name+"="+v)
+			}
+			return
+		}
+		args = append(args, "--"+f.Name+"="+f.Value.String())
+	})
+	return append(args, cmd.Flags().Args()...)
+}
+
+// event keeps each platform's output, and what happened to it, in its log.
+func (r *buildRecorder) event(e farm.Event) {
+	if r.rec == nil || e.Platform == "" {
+		return
+	}
+	line := e.Line
+	switch {
+	case e.Type == "log":
+	case e.Phase == "building":
+		line = fmt.Sprintf("== building on %s (attempt %d)", e.Node, e.Attempt)
+	case e.Error != "":
+		line = fmt.Sprintf("== %s on %s: %s", e.Phase, e.Node, e.Error)
+	default:
+		return
+	}
+	if err := r.rec.Log(r.id, e.Platform, line); err != nil {
+		r.logger.Warn("could not write the build log", "error", err)
+		r.rec.Close()
+		r.rec = nil
+	}
+}
+
+// finish records the outcome.
+func (r *buildRecorder) finish(res *farm.BuildResult, err error) {
+	if r.rec == nil {
+		return
+	}
+	if ferr := r.rec.Finish(r.id, res, ExitCode(err), err); ferr != nil {
+		r.logger.Warn("could not record the build's outcome", "error", ferr)
+	}
+	r.rec.Close()
+}

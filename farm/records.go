@@ -1,0 +1,208 @@
+package farm
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
+)
+
+// Records is farm's build history: an embedded SQLite database (pure Go)
+// and one complete log file per platform, under $XDG_STATE_HOME/farm
+// (default ~/.local/state/farm). Recording never makes a build fail.
+type Records struct {
+	db  *sql.DB
+	dir string
+	mu  sync.Mutex
+	// logs are the open log files of builds in progress.
+	logs map[string]*os.File
+}
+
+// BuildRecord is one recorded build.
+type BuildRecord struct {
+	ID        string           `json:"id"`
+	Started   time.Time        `json:"started"`
+	Finished  time.Time        `json:"finished,omitzero"`
+	User      string           `json:"user"`
+	Args      []string         `json:"args"`
+	Farm      string           `json:"farm"`
+	Result    string           `json:"result"` // running, success, failed, interrupted
+	ExitCode  int              `json:"exitCode"`
+	Error     string           `json:"error,omitempty"`
+	Index     string           `json:"index,omitempty"`
+	Platforms []PlatformRecord `json:"platforms,omitempty"`
+}
+
+// PlatformRecord is one platform of a recorded build.
+type PlatformRecord struct {
+	Platform    string            `json:"platform"`
+	Node        string            `json:"node"`
+	Emulated    bool              `json:"emulated"`
+	ImageID     string            `json:"imageID,omitempty"`
+	Digest      string            `json:"digest,omitempty"`
+	BaseDigests map[string]string `json:"baseDigests,omitempty"`
+	Seconds     float64           `json:"durationSeconds"`
+	Attempts    int               `json:"attempts"`
+	Result      string            `json:"result"`
+	Error       string            `json:"error,omitempty"`
+	Log         string            `json:"log"`
+}
+
+const recordsSchema = `
+CREATE TABLE IF NOT EXISTS builds (
+  id TEXT PRIMARY KEY, started INTEGER NOT NULL, finished INTEGER, user TEXT, args TEXT,
+  farm TEXT, result TEXT NOT NULL, exit_code INTEGER, error TEXT, index_digest TEXT);
+CREATE TABLE IF NOT EXISTS platforms (
+  build_id TEXT NOT NULL REFERENCES builds(id) ON DELETE CASCADE, platform TEXT NOT NULL,
+  node TEXT, emulated INTEGER, image_id TEXT, digest TEXT, base_digests TEXT, seconds REAL,
+  attempts INTEGER, result TEXT, error TEXT, log TEXT, PRIMARY KEY (build_id, platform));`
+
+// RecordsDir is where records live.
+func RecordsDir() (string, error) { return stateDir() }
+
+// OpenRecords opens (or creates) the records. A damaged database is moved
+// aside, not emptied, and reported through the returned warning.
+func OpenRecords() (*Records, string, error) {
+	dir, err := stateDir()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
+		return nil, "", err
+	}
+	path := filepath.Join(dir, "builds.db")
+	r, err := openDB(path)
+	if err == nil {
+		r.dir = dir
+		return r, "", nil
+	}
+	aside := path + ".damaged-" + time.Now().UTC().Format("20060102T150405")
+	if rerr := os.Rename(path, aside); rerr != nil {
+		return nil, "", fmt.Errorf("build records %s are damaged (%v) and could not be moved aside: %w", path, err, rerr)
+	}
+	warning := fmt.Sprintf("build records %s were damaged (%v): moved aside to %s, starting new ones", path, err, aside)
+	r, err = openDB(path)
+	if err != nil {
+		return nil, warning, err
+	}
+	r.dir = dir
+	return r, warning, nil
+}
+
+func openDB(path string) (*Records, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Exec(recordsSchema); err != nil {
+		db.Close()
+		return nil, err
+	}
+	var ok string
+	if err := db.QueryRow("PRAGMA quick_check").Scan(&ok); err != nil || ok != "ok" {
+		db.Close()
+		if err == nil {
+			err = errors.New(ok)
+		}
+		return nil, fmt.Errorf("integrity check: %w", err)
+	}
+	return &Records{db: db, logs: map[string]*os.File{}}, nil
+}
+
+// Close closes the database and any open log.
+func (r *Records) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range r.logs {
+		f.Close()
+	}
+	return r.db.Close()
+}
+
+// Start records a build that begins.
+func (r *Records) Start(b BuildRecord) error {
+	args, _ := json.Marshal(b.Args)
+	_, err := r.db.Exec(`INSERT INTO builds (id, started, user, args, farm, result) VALUES (?, ?, ?, ?, ?, 'running')`,
+		b.ID, b.Started.UnixMilli(), b.User, string(args), b.Farm)
+	return err
+}
+
+// logPath is the log file of one platform of a build.
+func (r *Records) logPath(id, platform string) string {
+	return filepath.Join(r.dir, "logs", id, strings.ReplaceAll(platform, "/", "-")+".log")
+}
+
+// Log appends a line to a platform's log file.
+func (r *Records) Log(id, platform, line string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := id + " " + platform
+	f, ok := r.logs[key]
+	if !ok {
+		path := r.logPath(id, platform)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
+		var err error
+		if f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+			return err
+		}
+		r.logs[key] = f
+	}
+	_, err := f.WriteString(line + "\n")
+	return err
+}
+
+// Finish records a build's outcome.
+func (r *Records) Finish(id string, res *BuildResult, exitCode int, buildErr error) error {
+	result := "success"
+	switch {
+	case exitCode == 130:
+		result = "interrupted"
+	case buildErr != nil:
+		result = "failed"
+	}
+	errText, index := "", ""
+	if buildErr != nil {
+		errText = strings.Join(strings.Fields(buildErr.Error()), " ")
+	}
+	tx, err := r.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if res != nil {
+		index = res.Index.Digest
+		for _, p := range res.Platforms {
+			pr := "success"
+			if p.Error != "" {
+				pr = "failed"
+			}
+			if _, err := tx.Exec(`INSERT OR REPLACE INTO platforms (build_id, platform, node, emulated, image_id, digest, seconds, attempts, result, error, log)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, p.Platform, p.Node, p.Emulated, p.ImageID, p.Digest, p.Duration.Seconds(),
+				p.Attempts, pr, p.Error, r.logPath(id, p.Platform)); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := tx.Exec(`UPDATE builds SET finished = ?, result = ?, exit_code = ?, error = ?, index_digest = ? WHERE id = ?`,
+		time.Now().UnixMilli(), result, exitCode, errText, index, id); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	for key, f := range r.logs {
+		if strings.HasPrefix(key, id+" ") {
+			f.Close()
+			delete(r.logs, key)
+		}
+	}
+	r.mu.Unlock()
+	return tx.Commit()
+}

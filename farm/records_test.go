@@ -1,0 +1,81 @@
+package farm
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRecords(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	r, warning, err := OpenRecords()
+	must(t, err)
+	if warning != "" {
+		t.Errorf("fresh records warn: %s", warning)
+	}
+	defer r.Close()
+	start := time.Now().Add(-time.Hour)
+	must(t, r.Start(BuildRecord{ID: "aaa111", Started: start, User: "u", Args: []string{"build", "."}, Farm: "f"}))
+	must(t, r.Log("aaa111", "linux/arm64", "STEP 1/2: FROM base"))
+	must(t, r.Log("aaa111", "linux/arm64", "aarch64"))
+	res := &BuildResult{Platforms: []PlatformResult{{Platform: "linux/arm64", Node: "p1", Emulated: true, ImageID: "x", Duration: 2 * time.Second, Attempts: 2}}}
+	res.Index.Digest = "sha256:idx"
+	must(t, r.Finish("aaa111", res, 0, nil))
+	must(t, r.Start(BuildRecord{ID: "aab222", Started: start.Add(time.Minute), User: "u", Args: []string{"build"}}))
+	must(t, r.Finish("aab222", &BuildResult{}, 1, errors.New("building linux/amd64 on p1:\nfailed")))
+
+	list, err := r.List()
+	must(t, err)
+	if len(list) != 2 || list[0].ID != "aab222" || list[0].Result != "failed" || list[0].Error != "building linux/amd64 on p1: failed" {
+		t.Errorf("list = %+v", list)
+	}
+	b, err := r.Get("aaa")
+	must(t, err)
+	if b.Result != "success" || b.Index != "sha256:idx" || len(b.Platforms) != 1 || b.Platforms[0].Attempts != 2 || !b.Platforms[0].Emulated {
+		t.Errorf("get = %+v", b)
+	}
+	data, err := os.ReadFile(b.Platforms[0].Log)
+	must(t, err)
+	if string(data) != "STEP 1/2: FROM base\naarch64\n" {
+		t.Errorf("log = %q", data)
+	}
+	if _, err := r.Get("aa"); !errors.Is(err, ErrUsage) {
+		t.Errorf("ambiguous prefix: %v", err)
+	}
+	if _, err := r.Get("zzz"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown id: %v", err)
+	}
+	n, err := r.Prune(1, 0)
+	must(t, err)
+	if list, _ := r.List(); n != 1 || len(list) != 1 || list[0].ID != "aab222" {
+		t.Errorf("prune --keep 1 removed %d, left %+v", n, list)
+	}
+	if _, err := os.Stat(filepath.Join(state, "farm", "logs", "aaa111")); !os.IsNotExist(err) {
+		t.Errorf("pruned build's logs remain: %v", err)
+	}
+}
+
+func TestRecordsDamagedDatabaseIsSetAside(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	must(t, os.MkdirAll(filepath.Join(state, "farm"), 0o700))
+	must(t, os.WriteFile(filepath.Join(state, "farm", "builds.db"), []byte("this is not a database, but somebody's data"), 0o600))
+	r, warning, err := OpenRecords()
+	must(t, err)
+	defer r.Close()
+	if !strings.Contains(warning, "moved aside") {
+		t.Errorf("warning = %q", warning)
+	}
+	matches, _ := filepath.Glob(filepath.Join(state, "farm", "builds.db.damaged-*"))
+	if len(matches) != 1 {
+		t.Fatalf("damaged database not kept: %v", matches)
+	}
+	if data, _ := os.ReadFile(matches[0]); !strings.Contains(string(data), "somebody's data") {
+		t.Errorf("the damaged file was changed")
+	}
+	must(t, r.Start(BuildRecord{ID: "new", Started: time.Now()}))
+}

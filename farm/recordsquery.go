@@ -1,0 +1,129 @@
+package farm
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ErrNoRecord means no build has that ID.
+var ErrNoRecord = fmt.Errorf("no such build: %w", ErrNotFound)
+
+func scanBuild(row interface{ Scan(...any) error }) (BuildRecord, error) {
+	var b BuildRecord
+	var started int64
+	var finished, exit sql.NullInt64
+	var user, args, farmName, errText, index sql.NullString
+	if err := row.Scan(&b.ID, &started, &finished, &user, &args, &farmName, &b.Result, &exit, &errText, &index); err != nil {
+		return b, err
+	}
+	b.Started = time.UnixMilli(started).UTC()
+	if finished.Valid {
+		b.Finished = time.UnixMilli(finished.Int64).UTC()
+	}
+	b.User, b.Farm, b.Error, b.Index, b.ExitCode = user.String, farmName.String, errText.String, index.String, int(exit.Int64)
+	_ = json.Unmarshal([]byte(args.String), &b.Args)
+	if b.Args == nil {
+		b.Args = []string{}
+	}
+	return b, nil
+}
+
+const buildColumns = `id, started, finished, user, args, farm, result, exit_code, error, index_digest`
+
+// List returns the recorded builds, newest first.
+func (r *Records) List() ([]BuildRecord, error) {
+	rows, err := r.db.Query(`SELECT ` + buildColumns + ` FROM builds ORDER BY started DESC, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []BuildRecord{}
+	for rows.Next() {
+		b, err := scanBuild(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Get returns one build with its platforms. id may be a unique prefix.
+func (r *Records) Get(id string) (BuildRecord, error) {
+	rows, err := r.db.Query(`SELECT `+buildColumns+` FROM builds WHERE id LIKE ? || '%' ORDER BY id LIMIT 2`, id)
+	if err != nil {
+		return BuildRecord{}, err
+	}
+	var found []BuildRecord
+	for rows.Next() {
+		b, err := scanBuild(rows)
+		if err != nil {
+			rows.Close()
+			return BuildRecord{}, err
+		}
+		found = append(found, b)
+	}
+	rows.Close()
+	switch {
+	case len(found) == 0:
+		return BuildRecord{}, fmt.Errorf("build %q: %w: see farm history", id, ErrNoRecord)
+	case len(found) > 1:
+		return BuildRecord{}, fmt.Errorf("%w: build ID %q is ambiguous: give more of it", ErrUsage, id)
+	}
+	b := found[0]
+	prow, err := r.db.Query(`SELECT platform, node, emulated, image_id, digest, base_digests, seconds, attempts, result, error, log
+		FROM platforms WHERE build_id = ? ORDER BY platform`, b.ID)
+	if err != nil {
+		return b, err
+	}
+	defer prow.Close()
+	for prow.Next() {
+		var p PlatformRecord
+		var bases, img, dig, errText sql.NullString
+		if err := prow.Scan(&p.Platform, &p.Node, &p.Emulated, &img, &dig, &bases, &p.Seconds, &p.Attempts, &p.Result, &errText, &p.Log); err != nil {
+			return b, err
+		}
+		p.ImageID, p.Digest, p.Error = img.String, dig.String, errText.String
+		_ = json.Unmarshal([]byte(bases.String), &p.BaseDigests)
+		b.Platforms = append(b.Platforms, p)
+	}
+	return b, prow.Err()
+}
+
+// LogFile returns the path of a platform's log, which exists once the
+// platform has printed a line.
+func (r *Records) LogFile(id, platform string) string { return r.logPath(id, platform) }
+
+// Prune removes all but the newest keep builds (keep < 0: no limit) and
+// builds older than olderThan (0: no limit), with their logs. Running
+// builds are kept. It returns how many builds it removed.
+func (r *Records) Prune(keep int, olderThan time.Duration) (int, error) {
+	all, err := r.List()
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for i, b := range all {
+		tooMany := keep >= 0 && i >= keep
+		tooOld := olderThan > 0 && time.Since(b.Started) > olderThan
+		if b.Result == "running" || !(tooMany || tooOld) {
+			continue
+		}
+		if _, err := r.db.Exec(`DELETE FROM platforms WHERE build_id = ?`, b.ID); err != nil {
+			return removed, err
+		}
+		if _, err := r.db.Exec(`DELETE FROM builds WHERE id = ?`, b.ID); err != nil {
+			return removed, err
+		}
+		if err := os.RemoveAll(filepath.Join(r.dir, "logs", b.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, err
+		}
+		removed++
+	}
+	return removed, nil
+}
