@@ -21,6 +21,9 @@ const (
 	// exitOutput means every platform built but storing or pushing the
 	// result failed; nothing was tagged.
 	exitOutput = 4
+	// exitTest means every platform built but a --test failed; nothing
+	// was stored or pushed.
+	exitTest = 5
 	// exitInterrupted means the user stopped farm (Ctrl-C or SIGTERM);
 	// the remote builds were stopped and their leftovers removed.
 	exitInterrupted = 130
@@ -50,6 +53,8 @@ func ExitCode(err error) int {
 		return exitUsage
 	case errors.As(err, new(*farm.BuildError)):
 		return exitFailure
+	case errors.Is(err, farm.ErrTestFailed):
+		return exitTest
 	case errors.Is(err, farm.ErrOutput):
 		return exitOutput
 	case errors.Is(err, farm.ErrNodeDown), errors.Is(err, farm.ErrHostKey), errors.Is(err, farm.ErrNoConnections), errors.Is(err, farm.ErrNoCapableNode):

@@ -62,6 +62,10 @@ func (p *plainProgress) event(e farm.Event) {
 		fmt.Fprintf(p.w, "[%s] fetched %s (%s/s)\n", prefix, humanBytes(e.Bytes), humanBytes(int64(e.Rate)))
 	case e.Phase == "pushed":
 		fmt.Fprintf(p.w, "[%s] pushed %s\n", prefix, e.Line)
+	case e.Phase == "testing":
+		fmt.Fprintf(p.w, "[%s] testing: %s\n", prefix, e.Line)
+	case e.Phase == "test-failed":
+		fmt.Fprintf(p.w, "[%s] TEST FAILED: %s\n", prefix, e.Error)
 	}
 }
 
@@ -155,7 +159,7 @@ func (p *ttyProgress) event(e farm.Event) {
 		switch e.Phase {
 		case "building":
 			r.started, r.ended, r.log = e.Time, time.Time{}, nil
-		case "done", "failed", "canceled":
+		case "done", "failed", "canceled", "test-failed":
 			r.ended = e.Time
 			if e.Error != "" {
 				r.log = append(r.log, "ERROR: "+e.Error)
@@ -223,7 +227,7 @@ func (p *ttyProgress) done(*farm.BuildResult, error) bool {
 	p.redraw()
 	names := make([]string, 0, len(p.rows))
 	for n, r := range p.rows {
-		if r.phase == "failed" {
+		if r.phase == "failed" || r.phase == "test-failed" {
 			names = append(names, n)
 		}
 	}

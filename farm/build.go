@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -58,6 +59,9 @@ type BuildOptions struct {
 	AuthFile string
 	// KeepGoing lets the other platforms finish when one fails.
 	KeepGoing bool
+	// Tests are shell commands run in every built image, on a node of its
+	// platform, before anything is stored or pushed; one failing stops it.
+	Tests []string
 	// AllowPartial stores the result of the platforms that succeeded even
 	// when others failed; BuildResult.Missing lists the others.
 	AllowPartial bool
@@ -167,6 +171,9 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 		}
 		log.Warn("storing a partial result (--allow-partial)", "missing", res.Missing, "errors", errs)
 	}
+	if err := runTests(ctx, images, built, opts.Tests, d.events); err != nil {
+		return res, err
+	}
 	d.events.emit(Event{Type: "phase", Phase: "storing", Output: outputName(opts.Output)})
 	res.Index, err = deliver(ctx, images, built, opts, d.events)
 	if err != nil {
@@ -242,4 +249,39 @@ func joinFailuresFirst(errs []error) error {
 		}
 	}
 	return errors.Join(append(failed, canceled...)...)
+}
+
+// runTests runs every test command in every image on the node that built
+// it, all images in parallel. Any failure is an ErrTestFailed naming the
+// platform and the command; its output was logged.
+func runTests(ctx context.Context, images []manifest.Image, nodes []*Node, tests []string, events *emitter) error {
+	if len(tests) == 0 {
+		return nil
+	}
+	errs := make([]error, len(images))
+	var wg sync.WaitGroup
+	for i, img := range images {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			platform := schedule.Format(img.Platform)
+			for _, cmd := range tests {
+				events.emit(Event{Type: "phase", Phase: "testing", Platform: platform, Node: img.Node, Line: cmd})
+				code, err := nodes[i].Builder.Test(ctx, img.ImageID, cmd, func(line string) {
+					events.emit(Event{Type: "log", Platform: platform, Node: img.Node, Line: "[test] " + line})
+				})
+				if err == nil && code != 0 {
+					err = fmt.Errorf("exit status %d", code)
+				}
+				if err != nil {
+					errs[i] = fmt.Errorf("%w on %s (built on %s): %q: %w", ErrTestFailed, platform, img.Node, cmd, err)
+					events.emit(Event{Type: "phase", Phase: "test-failed", Platform: platform, Node: img.Node, Error: errs[i].Error()})
+					return
+				}
+			}
+			events.emit(Event{Type: "phase", Phase: "tested", Platform: platform, Node: img.Node})
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -20,6 +20,9 @@ type Builder interface {
 	Push(ctx context.Context, imageID, ref string, opts PushOptions) error
 	// Export writes the image as an OCI archive.
 	Export(ctx context.Context, imageID string, w io.Writer) error
+	// Test runs a shell command in a new container of the image and
+	// returns its exit code; log receives its output lines.
+	Test(ctx context.Context, imageID, cmd string, log func(string)) (int, error)
 	// Remove removes images; images that are already gone are no error.
 	Remove(ctx context.Context, imageIDs []string) error
 	// Close releases the connection to the engine.

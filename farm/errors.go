@@ -89,6 +89,9 @@ var (
 	ErrUsage = errors.New("bad usage")
 	// ErrNoCapableNode means no reachable node can build a requested platform.
 	ErrNoCapableNode = errors.New("no node can build a requested platform")
+	// ErrTestFailed means a --test command failed in a built image; nothing
+	// was stored or pushed.
+	ErrTestFailed = errors.New("test failed")
 	// ErrOutput means the images were built but storing or pushing the
 	// result failed; nothing was tagged.
 	ErrOutput = errors.New("storing the result failed")

@@ -71,3 +71,8 @@ func (e *Engine) Remove(ctx context.Context, imageIDs []string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Test is not supported on docker nodes yet.
+func (e *Engine) Test(context.Context, string, string, func(string)) (int, error) {
+	return 0, fmt.Errorf("--test is not supported on docker node %s yet: test on podman nodes", e.conn.Name)
+}
