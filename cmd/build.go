@@ -22,7 +22,7 @@ type buildOptions struct {
 	file, platforms, farmName, target, pull, authfile, iidfile   string
 	format, output, ignorefile, network, progress                string
 	local, noCache, tlsVerify, cleanup, keepGoing, push          bool
-	dryRun, allowPartial                                         bool
+	dryRun, allowPartial, pinBase                                bool
 	metadataFile                                                 string
 	connectTimeout, timeout                                      time.Duration
 }
@@ -80,6 +80,7 @@ connections at all, the local podman alone. --local adds the local podman.`,
 	f.DurationVar(&opts.connectTimeout, "connect-timeout", 20*time.Second, "how long to wait for each node to answer")
 	f.DurationVar(&opts.timeout, "timeout", 0, "stop a platform's build after this long (e.g. 30m; default: no limit)")
 	f.StringArrayVar(&opts.tests, "test", nil, "run this shell command in every built image (on a node of its platform) before anything is stored or pushed; repeatable")
+	f.BoolVar(&opts.pinBase, "pin-base", false, "resolve every FROM image once, here, to a digest, and have every node build from exactly that digest")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "print where each platform would be built, and why; build nothing")
 	f.BoolVar(&opts.allowPartial, "allow-partial", false, "store the platforms that succeeded even when others failed, and report the missing ones")
 	f.StringVar(&opts.metadataFile, "metadata-file", "", "write the build's results as JSON to this file (see docs/build.md)")

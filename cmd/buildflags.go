@@ -15,7 +15,7 @@ func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.Build
 		Labels: opts.labels, Annotations: opts.annotations, Target: opts.target, Network: opts.network, NoCache: opts.noCache,
 		Pull: opts.pull, Secrets: opts.secrets, Format: opts.format, AuthFile: opts.authfile,
 		KeepGoing: opts.keepGoing, Cleanup: opts.cleanup, ConnectTimeout: opts.connectTimeout,
-		Timeout: opts.timeout, AllowPartial: opts.allowPartial, Tests: opts.tests,
+		Timeout: opts.timeout, AllowPartial: opts.allowPartial, Tests: opts.tests, PinBase: opts.pinBase,
 	}
 	if opts.platforms != "" {
 		ps, err := farm.ParsePlatforms(opts.platforms)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -115,9 +116,14 @@ func newHistoryPruneCmd(ro *rootOptions) *cobra.Command {
 
 func newInspectCmd(ro *rootOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "inspect ID",
-		Short: "Show everything recorded about a build, as JSON",
-		Args:  exactArgs(1),
+		Use:   "inspect ID [OTHER-ID]",
+		Short: "Show everything recorded about a build as JSON, or compare the bases of two builds",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return usageError{fmt.Errorf("usage: %s", cmd.UseLine())}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rec, err := openRecords(ro)
 			if err != nil {
@@ -128,9 +134,55 @@ func newInspectCmd(ro *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return writeJSON(cmd.OutOrStdout(), b)
+			if len(args) == 1 {
+				return writeJSON(cmd.OutOrStdout(), b)
+			}
+			other, err := rec.Get(args[1])
+			if err != nil {
+				return err
+			}
+			return writeJSON(cmd.OutOrStdout(), compareBases(b, other))
 		},
 	}
+}
+
+// baseComparison is one base image of one platform in two builds.
+type baseComparison struct {
+	Platform string `json:"platform"`
+	Image    string `json:"image"`
+	First    string `json:"first"`
+	Second   string `json:"second"`
+	Same     bool   `json:"same"`
+}
+
+// compareBases lists, per platform and base image, the digests two builds
+// used.
+func compareBases(a, b farm.BuildRecord) []baseComparison {
+	digests := func(r farm.BuildRecord) map[[2]string]string {
+		m := map[[2]string]string{}
+		for _, p := range r.Platforms {
+			for img, d := range p.BaseDigests {
+				m[[2]string{p.Platform, img}] = d
+			}
+		}
+		return m
+	}
+	da, db := digests(a), digests(b)
+	keys := map[[2]string]bool{}
+	for k := range da {
+		keys[k] = true
+	}
+	for k := range db {
+		keys[k] = true
+	}
+	out := []baseComparison{}
+	for k := range keys {
+		out = append(out, baseComparison{Platform: k[0], Image: k[1], First: da[k], Second: db[k], Same: da[k] != "" && da[k] == db[k]})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Platform+out[i].Image < out[j].Platform+out[j].Image
+	})
+	return out
 }
 
 type logsOptions struct {

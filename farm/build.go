@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"go.podman.io/image/v5/types"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -59,6 +61,9 @@ type BuildOptions struct {
 	AuthFile string
 	// KeepGoing lets the other platforms finish when one fails.
 	KeepGoing bool
+	// PinBase resolves every FROM image once, on the client, to a digest,
+	// and has every node build from exactly that digest.
+	PinBase bool
 	// Tests are shell commands run in every built image, on a node of its
 	// platform, before anything is stored or pushed; one failing stops it.
 	Tests []string
@@ -95,6 +100,9 @@ type PlatformResult struct {
 	// node died or a connection broke).
 	Attempts int    `json:"attempts"`
 	Error    string `json:"error,omitempty"`
+	// Bases maps each FROM image to the manifest digest pinned for this
+	// platform (with PinBase).
+	Bases map[string]string `json:"bases,omitempty"`
 
 	platform ocispec.Platform
 }
@@ -144,11 +152,32 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 	if req.AuthFile, err = WriteAuthSubset(tmp, opts.AuthFile, regs); err != nil {
 		return nil, err
 	}
+	var pins []pinnedBase
+	if opts.PinBase {
+		want := make([]ocispec.Platform, len(plan.Jobs))
+		for i, j := range plan.Jobs {
+			want[i] = j.Platform
+		}
+		if req.Containerfile, pins, err = pinBases(ctx, req.Containerfile, req.BuildArgs, want, tmp, clientSystem(opts)); err != nil {
+			return nil, err
+		}
+		for _, p := range pins {
+			log.Info("pinned base", "image", p.Ref, "to", p.Pinned)
+		}
+	}
 	d := runPlan(ctx, plan, nodes, req, opts)
 	if opts.Cleanup {
 		defer cleanupNodes(context.WithoutCancel(ctx), d, log)
 	}
 	res := &BuildResult{Platforms: d.jobs}
+	for i := range res.Platforms {
+		for _, p := range pins {
+			if res.Platforms[i].Bases == nil {
+				res.Platforms[i].Bases = map[string]string{}
+			}
+			res.Platforms[i].Bases[p.Ref] = p.PerPlatform[res.Platforms[i].Platform]
+		}
+	}
 	if err := recordHistory(d.jobs); err != nil {
 		log.Warn("could not record build times for scheduling", "error", err)
 	}
@@ -284,4 +313,13 @@ func runTests(ctx context.Context, images []manifest.Image, nodes []*Node, tests
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// clientSystem is the client's registry settings: credentials and TLS.
+func clientSystem(opts BuildOptions) *types.SystemContext {
+	sys := &types.SystemContext{AuthFilePath: opts.AuthFile}
+	if opts.TLSVerify != nil && !*opts.TLSVerify {
+		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
+	}
+	return sys
 }

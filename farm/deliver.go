@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"go.podman.io/image/v5/docker/reference"
-	"go.podman.io/image/v5/types"
 
 	"github.com/farmbuild/farm/manifest"
 )
@@ -31,11 +30,7 @@ import (
 func deliver(ctx context.Context, images []manifest.Image, nodes []*Node, opts BuildOptions, events *emitter) (manifest.Result, error) {
 	docker := opts.Format == "docker"
 	if opts.Output == OutputPush {
-		sys := &types.SystemContext{AuthFilePath: opts.AuthFile}
-		if opts.TLSVerify != nil && !*opts.TLSVerify {
-			sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
-		}
-		return manifest.ToRegistry(ctx, images, opts.Tags, manifest.RegistryOptions{System: sys, StagingTag: "farm-staging-" + randomID(), Docker: docker})
+		return manifest.ToRegistry(ctx, images, opts.Tags, manifest.RegistryOptions{System: clientSystem(opts), StagingTag: "farm-staging-" + randomID(), Docker: docker})
 	}
 	var local manifest.Puller
 	if opts.Output == OutputLocal {

@@ -185,8 +185,9 @@ func (r *Records) Finish(id string, res *BuildResult, exitCode int, buildErr err
 			if p.Error != "" {
 				pr = "failed"
 			}
-			if _, err := tx.Exec(`INSERT OR REPLACE INTO platforms (build_id, platform, node, emulated, image_id, digest, seconds, attempts, result, error, log)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, p.Platform, p.Node, p.Emulated, p.ImageID, p.Digest, p.Duration.Seconds(),
+			bases, _ := json.Marshal(p.Bases)
+			if _, err := tx.Exec(`INSERT OR REPLACE INTO platforms (build_id, platform, node, emulated, image_id, digest, base_digests, seconds, attempts, result, error, log)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, p.Platform, p.Node, p.Emulated, p.ImageID, p.Digest, string(bases), p.Duration.Seconds(),
 				p.Attempts, pr, p.Error, r.logPath(id, p.Platform)); err != nil {
 				return err
 			}

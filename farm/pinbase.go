@@ -1,0 +1,125 @@
+package farm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/types"
+
+	"github.com/farmbuild/farm/schedule"
+)
+
+// pinnedBase is one FROM image resolved on the client.
+type pinnedBase struct {
+	// Ref is the image as the Containerfile names it (build args applied).
+	Ref string
+	// Pinned is name@digest of the image (its index, for a multi-arch one).
+	Pinned string
+	// PerPlatform is each requested platform's manifest digest.
+	PerPlatform map[string]string
+}
+
+// pinBases resolves every FROM image of the Containerfile to a digest, on
+// the client, and writes a copy of the Containerfile whose FROM lines name
+// exactly those digests into dir. Every node then builds from the same
+// bytes, whatever its local copy of the base is.
+func pinBases(ctx context.Context, containerfile string, buildArgs map[string]string, want []ocispec.Platform, dir string, sys *types.SystemContext) (string, []pinnedBase, error) {
+	data, err := os.ReadFile(containerfile)
+	if err != nil {
+		return "", nil, err
+	}
+	args := map[string]string{}
+	stages := map[string]bool{}
+	var pins []pinnedBase
+	lines := strings.Split(string(data), "\n")
+	for i, line := range lines {
+		if m := argLine.FindStringSubmatch(line); m != nil {
+			args[m[1]] = strings.Trim(m[2], `"'`)
+			continue
+		}
+		m := fromLine.FindStringSubmatchIndex(line)
+		if m == nil {
+			continue
+		}
+		raw := line[m[2]:m[3]]
+		image := argRef.ReplaceAllStringFunc(raw, func(s string) string {
+			name := argRef.FindStringSubmatch(s)[1]
+			if v, ok := buildArgs[name]; ok {
+				return v
+			}
+			return args[name]
+		})
+		isStage := stages[strings.ToLower(image)]
+		if as := stageName.FindStringSubmatch(line); as != nil {
+			stages[strings.ToLower(as[1])] = true
+		}
+		if image == "scratch" || isStage {
+			continue
+		}
+		pin, err := resolveBase(ctx, image, want, sys)
+		if err != nil {
+			return "", nil, fmt.Errorf("%w: --pin-base: resolving %s: %v", ErrUsage, image, err)
+		}
+		pins = append(pins, pin)
+		lines[i] = line[:m[2]] + pin.Pinned + line[m[3]:]
+	}
+	path := filepath.Join(dir, "Containerfile.pinned")
+	return path, pins, os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644)
+}
+
+// resolveBase looks an image up in its registry and returns its digest
+// and, for a multi-arch image, each wanted platform's manifest digest.
+func resolveBase(ctx context.Context, image string, want []ocispec.Platform, sys *types.SystemContext) (pinnedBase, error) {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return pinnedBase{}, err
+	}
+	if first := strings.SplitN(image, "/", 2)[0]; !strings.Contains(image, "/") || !(strings.ContainsAny(first, ".:") || first == "localhost") {
+		return pinnedBase{}, fmt.Errorf("a short name resolves differently on each node and cannot be pinned: give the full name, e.g. docker.io/library/%s", image)
+	}
+	ref, err := docker.NewReference(reference.TagNameOnly(named))
+	if _, digested := named.(reference.Digested); digested {
+		ref, err = docker.NewReference(named)
+	}
+	if err != nil {
+		return pinnedBase{}, err
+	}
+	src, err := ref.NewImageSource(ctx, sys)
+	if err != nil {
+		return pinnedBase{}, err
+	}
+	defer src.Close()
+	raw, _, err := src.GetManifest(ctx, nil)
+	if err != nil {
+		return pinnedBase{}, err
+	}
+	d := digest.FromBytes(raw)
+	pin := pinnedBase{Ref: image, Pinned: named.Name() + "@" + d.String(), PerPlatform: map[string]string{}}
+	var idx ocispec.Index
+	if json.Unmarshal(raw, &idx) == nil && len(idx.Manifests) > 0 {
+		for _, p := range want {
+			for _, m := range idx.Manifests {
+				if m.Platform != nil && schedule.Satisfies(*m.Platform, p) {
+					pin.PerPlatform[schedule.Format(p)] = m.Digest.String()
+					break
+				}
+			}
+			if _, ok := pin.PerPlatform[schedule.Format(p)]; !ok {
+				return pinnedBase{}, fmt.Errorf("it has no image for %s", schedule.Format(p))
+			}
+		}
+		return pin, nil
+	}
+	for _, p := range want {
+		pin.PerPlatform[schedule.Format(p)] = d.String()
+	}
+	return pin, nil
+}
