@@ -58,6 +58,7 @@ podman's own configuration files.`,
 		newHistoryCmd(ro),
 		newLogsCmd(ro),
 		newInspectCmd(ro),
+		newPruneCmd(ro),
 	)
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -126,4 +127,48 @@ func (r *Records) Prune(keep int, olderThan time.Duration) (int, error) {
 		removed++
 	}
 	return removed, nil
+}
+
+// PruneKeep returns what `farm prune` must leave alone according to the
+// records: per node, the image IDs of the newest successfully pushed build
+// (unless all), and the start of the oldest build still running (images
+// created since may belong to it).
+func (r *Records) PruneKeep(all bool) (map[string]map[string]bool, time.Time, error) {
+	builds, err := r.List()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	keep := map[string]map[string]bool{}
+	var running time.Time
+	pushedFound := all
+	for _, b := range builds { // newest first
+		if b.Result == "running" {
+			running = b.Started
+			continue
+		}
+		if pushedFound || b.Result != "success" || !pushed(b.Args) {
+			continue
+		}
+		full, err := r.Get(b.ID)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		for _, p := range full.Platforms {
+			if keep[p.Node] == nil {
+				keep[p.Node] = map[string]bool{}
+			}
+			keep[p.Node][strings.TrimPrefix(p.ImageID, "sha256:")] = true
+		}
+		pushedFound = true
+	}
+	return keep, running, nil
+}
+
+func pushed(args []string) bool {
+	for _, a := range args {
+		if a == "--push=true" {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/registry"
@@ -75,4 +76,17 @@ func (e *Engine) Remove(ctx context.Context, imageIDs []string) error {
 // Test is not supported on docker nodes yet.
 func (e *Engine) Test(context.Context, string, string, func(string)) (int, error) {
 	return 0, fmt.Errorf("--test is not supported on docker node %s yet: test on podman nodes", e.conn.Name)
+}
+
+// Built lists the images farm built on the node.
+func (e *Engine) Built(ctx context.Context) ([]farm.BuiltImage, error) {
+	res, err := e.api.ImageList(ctx, client.ImageListOptions{All: true, Filters: make(client.Filters).Add("label", farm.BuiltLabel+"=true")})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]farm.BuiltImage, 0, len(res.Items))
+	for _, img := range res.Items {
+		out = append(out, farm.BuiltImage{ID: img.ID, Size: img.Size, Created: time.Unix(img.Created, 0)})
+	}
+	return out, nil
 }

@@ -1,0 +1,95 @@
+//go:build e2e
+
+package cmd
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/farmbuild/farm/farm"
+)
+
+// bigContext is a context whose image adds 10 MiB of random bytes.
+func bigContext(t *testing.T) string {
+	t.Helper()
+	dir := writeContext(t, "FROM base\nCOPY blob.bin /blob.bin\n")
+	blob := make([]byte, 10<<20)
+	_, _ = rand.Read(blob)
+	if err := os.WriteFile(filepath.Join(dir, "blob.bin"), blob, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func imageExists(sock, id string) bool {
+	return exec.Command("podman", "--url", "unix://"+sock, "image", "exists", id).Run() == nil
+}
+
+func TestE2EPrune(t *testing.T) {
+	buildFarmHome(t)
+	socks := map[string]string{"p1": nodeSockets()[0], "p2": nodeSockets()[1]}
+	unrelated := "localhost/unrelated-" + uniq()
+	for _, sock := range socks {
+		run(t, "podman", "--url", "unix://"+sock, "build", "-q", "-t", unrelated, bigContext(t))
+	}
+	t.Cleanup(func() {
+		for _, sock := range socks {
+			_ = runQuiet("podman", "--url", "unix://"+sock, "rmi", "-f", unrelated)
+		}
+	})
+	ref := theFarm.registry + "/e2e-prune:" + uniq()
+	mustCLI(t, "build", "--platforms", "linux/amd64", "--push", "--tls-verify=false", "-t", ref, bigContext(t))
+	mustCLI(t, "build", "--platforms", "linux/amd64", "--output", "type=oci,dest="+filepath.Join(t.TempDir(), "o"), "-t", "x:1", bigContext(t))
+	var builds []farm.BuildRecord
+	if err := json.Unmarshal([]byte(mustCLI(t, "history", "--format", "json")), &builds); err != nil || len(builds) != 2 {
+		t.Fatalf("history: %v", err)
+	}
+	image := func(b farm.BuildRecord) (string, string) {
+		full := farm.BuildRecord{}
+		if err := json.Unmarshal([]byte(mustCLI(t, "inspect", b.ID)), &full); err != nil {
+			t.Fatal(err)
+		}
+		return socks[full.Platforms[0].Node], full.Platforms[0].ImageID
+	}
+	unpushedSock, unpushed := image(builds[0])
+	pushedSock, pushedID := image(builds[1])
+
+	var dry []farm.NodePrune
+	if err := json.Unmarshal([]byte(mustCLI(t, "prune", "--dry-run", "--format", "json")), &dry); err != nil {
+		t.Fatal(err)
+	}
+	if !imageExists(unpushedSock, unpushed) {
+		t.Fatal("--dry-run removed an image")
+	}
+	var res []farm.NodePrune
+	if err := json.Unmarshal([]byte(mustCLI(t, "prune", "--format", "json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	if imageExists(unpushedSock, unpushed) {
+		t.Errorf("prune left the unpushed build's image %s", unpushed[:12])
+	}
+	if !imageExists(pushedSock, pushedID) {
+		t.Errorf("prune removed the newest pushed build's image %s", pushedID[:12])
+	}
+	var freed int64
+	for _, p := range res {
+		freed += p.FreedBytes
+	}
+	if freed < 5<<20 {
+		t.Errorf("prune freed %d bytes, want the 10 MiB image's space: %+v", freed, res)
+	}
+	for _, sock := range socks {
+		for _, keep := range []string{unrelated, "localhost/base-amd64", "localhost/base"} {
+			if !imageExists(sock, keep) {
+				t.Errorf("prune removed %s, which farm did not build", keep)
+			}
+		}
+	}
+	if out := mustCLI(t, "prune"); !regexpMatch(`(?m)^p[12]\s+0\s+1\s`, out) {
+		t.Errorf("a second prune removes nothing and keeps the pushed image:\n%s", out)
+	}
+}

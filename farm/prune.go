@@ -1,0 +1,110 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// PruneOptions control Prune.
+type PruneOptions struct {
+	// Keep holds, per node, image IDs never to remove: the images of the
+	// newest pushed list.
+	Keep map[string]map[string]bool
+	// KeepNewerThan protects images created after this time (builds still
+	// running); zero protects none.
+	KeepNewerThan time.Time
+	// DryRun lists what would be removed, removing nothing.
+	DryRun bool
+	// Timeout bounds each node; zero means 2 minutes.
+	Timeout time.Duration
+	// Logger receives warnings; nil discards them.
+	Logger *slog.Logger
+}
+
+// NodePrune is what Prune did, or would do, on one node.
+type NodePrune struct {
+	Node string `json:"node"`
+	// Removed are the IDs of the images removed (or to remove).
+	Removed []string `json:"removed"`
+	// Kept counts farm's images left in place on purpose.
+	Kept int `json:"kept"`
+	// FreedBytes is the disk space freed (with DryRun: the images' sizes,
+	// an upper bound, as layers may be shared).
+	FreedBytes int64 `json:"freedBytes"`
+	// Error says why the node could not be pruned.
+	Error string `json:"error,omitempty"`
+}
+
+// Prune removes from every node the images farm built there (and only
+// those: they carry BuiltLabel), except the ones opts keeps. Nodes are
+// pruned in parallel; one that cannot be reached is reported and does not
+// stop the others.
+func Prune(ctx context.Context, conns []Connection, open Opener, opts PruneOptions) ([]NodePrune, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	out := make([]NodePrune, len(conns))
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i, c := range conns {
+		g.Go(func() error {
+			nctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+			defer cancel()
+			out[i] = pruneNode(nctx, c, open, opts)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var errs []error
+	for _, p := range out {
+		if p.Error != "" {
+			errs = append(errs, fmt.Errorf("%s: %s", p.Node, p.Error))
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func pruneNode(ctx context.Context, c Connection, open Opener, opts PruneOptions) NodePrune {
+	res := NodePrune{Node: c.Name, Removed: []string{}}
+	n, err := OpenNode(ctx, c, open)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer n.Close()
+	built, err := n.Builder.Built(ctx)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	var sizes int64
+	for _, img := range built {
+		id := strings.TrimPrefix(img.ID, "sha256:")
+		if opts.Keep[c.Name][id] || (!opts.KeepNewerThan.IsZero() && img.Created.After(opts.KeepNewerThan)) {
+			res.Kept++
+			continue
+		}
+		res.Removed = append(res.Removed, id)
+		sizes += img.Size
+	}
+	sort.Strings(res.Removed)
+	if opts.DryRun || len(res.Removed) == 0 {
+		res.FreedBytes = sizes
+		return res
+	}
+	before := FreeSpace(ctx, n.Conn, n.Info.StorageRoot)
+	if err := n.Builder.Remove(ctx, res.Removed); err != nil {
+		res.Error = err.Error()
+	}
+	if after := FreeSpace(ctx, n.Conn, n.Info.StorageRoot); before >= 0 && after >= before {
+		res.FreedBytes = after - before
+	}
+	return res
+}
