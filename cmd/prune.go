@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,8 +20,8 @@ func newPruneCmd(ro *rootOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune [--farm F] [--all] [--dry-run]",
 		Short: "Remove from the nodes the images farm built there",
-		Long: `Remove from every node of the farm the images farm built there: only images
-carrying farm's label, never anything farm did not create, and never the
+		Long: `Remove from every node of the farm the images farm built there, as its
+build records list them: never anything farm did not create, and never the
 images of the newest pushed build (unless --all) or of a build still
 running. Reports the space freed per node.`,
 		Args: exactArgs(0),
@@ -53,13 +52,10 @@ func runPrune(ctx context.Context, ro *rootOptions, opts *pruneOptions, cmd *cob
 	if err != nil {
 		return fmt.Errorf("reading the build records, needed to know what to keep: %w", err)
 	}
-	po.Keep, po.KeepNewerThan, err = rec.PruneKeep(opts.all)
+	po.Built, po.Keep, err = rec.PruneSets(opts.all)
 	rec.Close()
 	if err != nil {
 		return err
-	}
-	if !po.KeepNewerThan.IsZero() {
-		po.KeepNewerThan = po.KeepNewerThan.Add(-time.Minute)
 	}
 	res, pruneErr := farm.Prune(ctx, conns, ro.open, po)
 	if opts.format == "json" {
@@ -67,11 +63,11 @@ func runPrune(ctx context.Context, ro *rootOptions, opts *pruneOptions, cmd *cob
 			return err
 		}
 	} else {
-		verb, freed := "REMOVED", "FREED"
+		verb := "REMOVED"
 		if opts.dryRun {
-			verb, freed = "WOULD REMOVE", "UP TO"
+			verb = "WOULD REMOVE"
 		}
-		t := newTable(cmd.OutOrStdout(), "NODE", verb, "KEPT", freed, "ERROR")
+		t := newTable(cmd.OutOrStdout(), "NODE", verb, "KEPT", "FREED", "ERROR")
 		for _, p := range res {
 			t.row(p.Node, len(p.Removed), p.Kept, humanBytes(p.FreedBytes), orDash(p.Error))
 		}

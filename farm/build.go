@@ -243,7 +243,7 @@ func prepare(opts *BuildOptions) (NodeBuild, error) {
 	}
 	req := NodeBuild{
 		ContextDir: opts.ContextDir, Containerfile: cf, BuildArgs: opts.BuildArgs,
-		Labels: append(append([]string{}, opts.Labels...), BuiltLabel+"=true"), Annotations: opts.Annotations, Target: opts.Target, Network: opts.Network, NoCache: opts.NoCache,
+		Labels: opts.Labels, Annotations: opts.Annotations, Target: opts.Target, Network: opts.Network, NoCache: opts.NoCache,
 		Pull: opts.Pull, Secrets: opts.Secrets, TLSVerify: opts.TLSVerify, Format: opts.Format,
 	}
 	if opts.IgnoreFile != "" {

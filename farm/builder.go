@@ -3,7 +3,6 @@ package farm
 import (
 	"context"
 	"io"
-	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -24,9 +23,8 @@ type Builder interface {
 	// Test runs a shell command in a new container of the image and
 	// returns its exit code; log receives its output lines.
 	Test(ctx context.Context, imageID, cmd string, log func(string)) (int, error)
-	// Built lists the images on the node that farm built (they carry the
-	// BuiltLabel label).
-	Built(ctx context.Context) ([]BuiltImage, error)
+	// Existing returns those of the image IDs that are on the node.
+	Existing(ctx context.Context, imageIDs []string) ([]string, error)
 	// Remove removes images; images that are already gone are no error.
 	Remove(ctx context.Context, imageIDs []string) error
 	// Close releases the connection to the engine.
@@ -116,16 +114,4 @@ type PushOptions struct {
 	TLSVerify *bool
 	// Format is "oci" or "docker" ("" keeps the image's).
 	Format string
-}
-
-// BuiltLabel marks the images farm builds, so that `farm prune` removes
-// only those. It is constant, so it does not change an image's digest
-// from one build to the next.
-const BuiltLabel = "io.farm.built"
-
-// BuiltImage is an image farm built, on a node.
-type BuiltImage struct {
-	ID      string
-	Size    int64
-	Created time.Time
 }

@@ -1,7 +1,6 @@
 package farm
 
 import (
-	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -29,32 +28,31 @@ var stageName = regexp.MustCompile(`(?i)\s+AS\s+(\S+)\s*$`)
 // argRef matches $NAME and ${NAME} in a FROM line.
 var argRef = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
 
-// BaseRegistries returns the registries the Containerfile's FROM images
-// come from, with build args (and ARG defaults) substituted. Stage names
-// and "scratch" are skipped; short names need no credentials and are left
-// out too (they resolve through the node's registries.conf).
-func BaseRegistries(containerfile string, buildArgs map[string]string) ([]string, error) {
-	f, err := os.Open(containerfile)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+// fromRef is the image of one FROM instruction.
+type fromRef struct {
+	// line is the line's index; start and end delimit the image in it.
+	line, start, end int
+	// image is the image with build args (and ARG defaults) substituted.
+	image string
+}
+
+// parseFroms splits a Containerfile into lines and finds the FROM lines
+// that name images (not earlier stages or scratch).
+func parseFroms(data []byte, buildArgs map[string]string) ([]string, []fromRef) {
 	args := map[string]string{}
 	stages := map[string]bool{}
-	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	var refs []fromRef
+	lines := strings.Split(string(data), "\n")
+	for i, line := range lines {
 		if m := argLine.FindStringSubmatch(line); m != nil {
 			args[m[1]] = strings.Trim(m[2], `"'`)
 			continue
 		}
-		m := fromLine.FindStringSubmatch(line)
+		m := fromLine.FindStringSubmatchIndex(line)
 		if m == nil {
 			continue
 		}
-		image := argRef.ReplaceAllStringFunc(m[1], func(s string) string {
+		image := argRef.ReplaceAllStringFunc(line[m[2]:m[3]], func(s string) string {
 			name := argRef.FindStringSubmatch(s)[1]
 			if v, ok := buildArgs[name]; ok {
 				return v
@@ -65,19 +63,38 @@ func BaseRegistries(containerfile string, buildArgs map[string]string) ([]string
 		if as := stageName.FindStringSubmatch(line); as != nil {
 			stages[strings.ToLower(as[1])] = true
 		}
-		if image == "scratch" || isStage || !strings.Contains(image, "/") {
-			continue
-		}
-		first := image[:strings.Index(image, "/")]
-		if !strings.ContainsAny(first, ".:") && first != "localhost" {
-			continue // a docker.io-style short name: resolved by the node
-		}
-		if n, err := reference.ParseNormalizedNamed(image); err == nil {
-			seen[reference.Domain(n)] = true
+		if image != "scratch" && !isStage {
+			refs = append(refs, fromRef{line: i, start: m[2], end: m[3], image: image})
 		}
 	}
-	if err := sc.Err(); err != nil {
+	return lines, refs
+}
+
+// fullyQualified reports whether an image names its registry; short names
+// resolve through each node's registries.conf.
+func fullyQualified(image string) bool {
+	first, _, found := strings.Cut(image, "/")
+	return found && (strings.ContainsAny(first, ".:") || first == "localhost")
+}
+
+// BaseRegistries returns the registries the Containerfile's FROM images
+// come from, with build args (and ARG defaults) substituted. Stage names
+// and "scratch" are skipped; short names need no credentials and are left
+// out too (they resolve through the node's registries.conf).
+func BaseRegistries(containerfile string, buildArgs map[string]string) ([]string, error) {
+	data, err := os.ReadFile(containerfile)
+	if err != nil {
 		return nil, err
+	}
+	_, refs := parseFroms(data, buildArgs)
+	seen := map[string]bool{}
+	for _, r := range refs {
+		if !fullyQualified(r.image) {
+			continue
+		}
+		if n, err := reference.ParseNormalizedNamed(r.image); err == nil {
+			seen[reference.Domain(n)] = true
+		}
 	}
 	out := make([]string, 0, len(seen))
 	for r := range seen {

@@ -36,40 +36,15 @@ func pinBases(ctx context.Context, containerfile string, buildArgs map[string]st
 	if err != nil {
 		return "", nil, err
 	}
-	args := map[string]string{}
-	stages := map[string]bool{}
+	lines, refs := parseFroms(data, buildArgs)
 	var pins []pinnedBase
-	lines := strings.Split(string(data), "\n")
-	for i, line := range lines {
-		if m := argLine.FindStringSubmatch(line); m != nil {
-			args[m[1]] = strings.Trim(m[2], `"'`)
-			continue
-		}
-		m := fromLine.FindStringSubmatchIndex(line)
-		if m == nil {
-			continue
-		}
-		raw := line[m[2]:m[3]]
-		image := argRef.ReplaceAllStringFunc(raw, func(s string) string {
-			name := argRef.FindStringSubmatch(s)[1]
-			if v, ok := buildArgs[name]; ok {
-				return v
-			}
-			return args[name]
-		})
-		isStage := stages[strings.ToLower(image)]
-		if as := stageName.FindStringSubmatch(line); as != nil {
-			stages[strings.ToLower(as[1])] = true
-		}
-		if image == "scratch" || isStage {
-			continue
-		}
-		pin, err := resolveBase(ctx, image, want, sys)
+	for _, r := range refs {
+		pin, err := resolveBase(ctx, r.image, want, sys)
 		if err != nil {
-			return "", nil, fmt.Errorf("%w: --pin-base: resolving %s: %v", ErrUsage, image, err)
+			return "", nil, fmt.Errorf("%w: --pin-base: resolving %s: %v", ErrUsage, r.image, err)
 		}
 		pins = append(pins, pin)
-		lines[i] = line[:m[2]] + pin.Pinned + line[m[3]:]
+		lines[r.line] = lines[r.line][:r.start] + pin.Pinned + lines[r.line][r.end:]
 	}
 	path := filepath.Join(dir, "Containerfile.pinned")
 	return path, pins, os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644)
@@ -82,7 +57,7 @@ func resolveBase(ctx context.Context, image string, want []ocispec.Platform, sys
 	if err != nil {
 		return pinnedBase{}, err
 	}
-	if first := strings.SplitN(image, "/", 2)[0]; !strings.Contains(image, "/") || !(strings.ContainsAny(first, ".:") || first == "localhost") {
+	if !fullyQualified(image) {
 		return pinnedBase{}, fmt.Errorf("a short name resolves differently on each node and cannot be pinned: give the full name, e.g. docker.io/library/%s", image)
 	}
 	ref, err := docker.NewReference(reference.TagNameOnly(named))

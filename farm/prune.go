@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -14,12 +13,12 @@ import (
 
 // PruneOptions control Prune.
 type PruneOptions struct {
+	// Built holds, per node, the IDs of the images farm's records say it
+	// built there: the only images Prune ever removes.
+	Built map[string]map[string]bool
 	// Keep holds, per node, image IDs never to remove: the images of the
 	// newest pushed list.
 	Keep map[string]map[string]bool
-	// KeepNewerThan protects images created after this time (builds still
-	// running); zero protects none.
-	KeepNewerThan time.Time
 	// DryRun lists what would be removed, removing nothing.
 	DryRun bool
 	// Timeout bounds each node; zero means 2 minutes.
@@ -35,15 +34,14 @@ type NodePrune struct {
 	Removed []string `json:"removed"`
 	// Kept counts farm's images left in place on purpose.
 	Kept int `json:"kept"`
-	// FreedBytes is the disk space freed (with DryRun: the images' sizes,
-	// an upper bound, as layers may be shared).
+	// FreedBytes is the disk space freed; -1 with DryRun.
 	FreedBytes int64 `json:"freedBytes"`
 	// Error says why the node could not be pruned.
 	Error string `json:"error,omitempty"`
 }
 
-// Prune removes from every node the images farm built there (and only
-// those: they carry BuiltLabel), except the ones opts keeps. Nodes are
+// Prune removes from every node the images farm's records say it built
+// there (and only those), except the ones opts keeps. Nodes are
 // pruned in parallel; one that cannot be reached is reported and does not
 // stop the others.
 func Prune(ctx context.Context, conns []Connection, open Opener, opts PruneOptions) ([]NodePrune, error) {
@@ -79,24 +77,28 @@ func pruneNode(ctx context.Context, c Connection, open Opener, opts PruneOptions
 		return res
 	}
 	defer n.Close()
-	built, err := n.Builder.Built(ctx)
+	var recorded []string
+	for id := range opts.Built[c.Name] {
+		recorded = append(recorded, id)
+	}
+	present, err := n.Builder.Existing(ctx, recorded)
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	var sizes int64
-	for _, img := range built {
-		id := strings.TrimPrefix(img.ID, "sha256:")
-		if opts.Keep[c.Name][id] || (!opts.KeepNewerThan.IsZero() && img.Created.After(opts.KeepNewerThan)) {
+	for _, id := range present {
+		if opts.Keep[c.Name][id] {
 			res.Kept++
 			continue
 		}
 		res.Removed = append(res.Removed, id)
-		sizes += img.Size
 	}
 	sort.Strings(res.Removed)
 	if opts.DryRun || len(res.Removed) == 0 {
-		res.FreedBytes = sizes
+		res.FreedBytes = -1
+		if len(res.Removed) == 0 {
+			res.FreedBytes = 0
+		}
 		return res
 	}
 	before := FreeSpace(ctx, n.Conn, n.Info.StorageRoot)

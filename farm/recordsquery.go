@@ -129,39 +129,43 @@ func (r *Records) Prune(keep int, olderThan time.Duration) (int, error) {
 	return removed, nil
 }
 
-// PruneKeep returns what `farm prune` must leave alone according to the
-// records: per node, the image IDs of the newest successfully pushed build
-// (unless all), and the start of the oldest build still running (images
-// created since may belong to it).
-func (r *Records) PruneKeep(all bool) (map[string]map[string]bool, time.Time, error) {
+// PruneSets returns, per node, the IDs of the images farm built there
+// according to the records, and those `farm prune` must keep: the images
+// of the newest successfully pushed build (unless all) and of builds still
+// running.
+func (r *Records) PruneSets(all bool) (built, keep map[string]map[string]bool, err error) {
 	builds, err := r.List()
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, nil, err
 	}
-	keep := map[string]map[string]bool{}
-	var running time.Time
-	pushedFound := all
+	built, keep = map[string]map[string]bool{}, map[string]map[string]bool{}
+	add := func(m map[string]map[string]bool, node, id string) {
+		if m[node] == nil {
+			m[node] = map[string]bool{}
+		}
+		m[node][strings.TrimPrefix(id, "sha256:")] = true
+	}
+	keptPushed := all
 	for _, b := range builds { // newest first
-		if b.Result == "running" {
-			running = b.Started
-			continue
-		}
-		if pushedFound || b.Result != "success" || !pushed(b.Args) {
-			continue
-		}
 		full, err := r.Get(b.ID)
 		if err != nil {
-			return nil, time.Time{}, err
+			return nil, nil, err
+		}
+		keepThis := b.Result == "running" || (!keptPushed && b.Result == "success" && pushed(b.Args))
+		if keepThis && b.Result != "running" {
+			keptPushed = true
 		}
 		for _, p := range full.Platforms {
-			if keep[p.Node] == nil {
-				keep[p.Node] = map[string]bool{}
+			if p.ImageID == "" {
+				continue
 			}
-			keep[p.Node][strings.TrimPrefix(p.ImageID, "sha256:")] = true
+			add(built, p.Node, p.ImageID)
+			if keepThis {
+				add(keep, p.Node, p.ImageID)
+			}
 		}
-		pushedFound = true
 	}
-	return keep, running, nil
+	return built, keep, nil
 }
 
 func pushed(args []string) bool {

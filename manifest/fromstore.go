@@ -129,14 +129,5 @@ func LocalFromStore(ctx context.Context, local Puller, store *BlobServer, staged
 		}
 		ids[i] = id
 	}
-	id, err := local.CreateList(ctx, tags[0], ids)
-	if err != nil {
-		return Result{}, fmt.Errorf("creating manifest list %s: %w", tags[0], err)
-	}
-	for _, t := range tags[1:] {
-		if err := local.Tag(ctx, id, t); err != nil {
-			return Result{}, fmt.Errorf("tagging %s: %w", t, err)
-		}
-	}
-	return Result{Digest: id, References: tags}, nil
+	return createList(ctx, local, ids, tags)
 }

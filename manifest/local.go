@@ -48,6 +48,12 @@ func ToLocal(ctx context.Context, local LocalEngine, images []Image, tags []stri
 	for i, img := range images {
 		ids[i] = strings.TrimPrefix(img.ImageID, "sha256:")
 	}
+	return createList(ctx, local, ids, tags)
+}
+
+// createList creates the manifest list of the images, named by the first
+// tag and tagged with the others.
+func createList(ctx context.Context, local LocalEngine, ids, tags []string) (Result, error) {
 	id, err := local.CreateList(ctx, tags[0], ids)
 	if err != nil {
 		return Result{}, fmt.Errorf("creating manifest list %s: %w", tags[0], err)

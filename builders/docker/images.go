@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/registry"
@@ -78,15 +77,17 @@ func (e *Engine) Test(context.Context, string, string, func(string)) (int, error
 	return 0, fmt.Errorf("--test is not supported on docker node %s yet: test on podman nodes", e.conn.Name)
 }
 
-// Built lists the images farm built on the node.
-func (e *Engine) Built(ctx context.Context) ([]farm.BuiltImage, error) {
-	res, err := e.api.ImageList(ctx, client.ImageListOptions{All: true, Filters: make(client.Filters).Add("label", farm.BuiltLabel+"=true")})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]farm.BuiltImage, 0, len(res.Items))
-	for _, img := range res.Items {
-		out = append(out, farm.BuiltImage{ID: img.ID, Size: img.Size, Created: time.Unix(img.Created, 0)})
+// Existing returns those of the image IDs that are on the node.
+func (e *Engine) Existing(ctx context.Context, ids []string) ([]string, error) {
+	var out []string
+	for _, id := range ids {
+		_, err := e.api.ImageInspect(ctx, id)
+		switch {
+		case err == nil:
+			out = append(out, id)
+		case !cerrdefs.IsNotFound(err):
+			return nil, err
+		}
 	}
 	return out, nil
 }

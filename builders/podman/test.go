@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/specgen"
-
-	"github.com/farmbuild/farm/farm"
 )
 
 // Test runs cmd with /bin/sh -c in a new container of the image on the
@@ -69,15 +66,17 @@ func (e *Engine) Test(ctx context.Context, imageID, cmd string, log func(string)
 	return int(code), nil
 }
 
-// Built lists the images farm built on the node.
-func (e *Engine) Built(ctx context.Context) ([]farm.BuiltImage, error) {
-	list, err := images.List(e.ctx(ctx), new(images.ListOptions).WithAll(true).WithFilters(map[string][]string{"label": {farm.BuiltLabel + "=true"}}))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]farm.BuiltImage, 0, len(list))
-	for _, img := range list {
-		out = append(out, farm.BuiltImage{ID: img.ID, Size: img.Size, Created: time.Unix(img.Created, 0)})
+// Existing returns those of the image IDs that are on the node.
+func (e *Engine) Existing(ctx context.Context, ids []string) ([]string, error) {
+	var out []string
+	for _, id := range ids {
+		ok, err := images.Exists(e.ctx(ctx), id, nil)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, id)
+		}
 	}
 	return out, nil
 }

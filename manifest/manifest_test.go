@@ -1,0 +1,102 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestNewIndexIsDeterministic(t *testing.T) {
+	a := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("a"), Size: 1, Platform: &ocispec.Platform{OS: "linux", Architecture: "arm64"}}
+	b := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("b"), Size: 1, Platform: &ocispec.Platform{OS: "linux", Architecture: "amd64"}}
+	one, err := NewIndex([]ocispec.Descriptor{a, b}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, _ := NewIndex([]ocispec.Descriptor{b, a}, false)
+	if !bytes.Equal(one, two) || !strings.Contains(string(one), ocispec.MediaTypeImageIndex) {
+		t.Errorf("index depends on order or has the wrong type:\n%s\n%s", one, two)
+	}
+	if docker, _ := NewIndex([]ocispec.Descriptor{a}, true); !strings.Contains(string(docker), MediaTypeDockerList) {
+		t.Errorf("docker list: %s", docker)
+	}
+}
+
+func TestToOCIManifest(t *testing.T) {
+	in := `{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
+	 "config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:` + strings.Repeat("a", 64) + `","size":10},
+	 "layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"sha256:` + strings.Repeat("b", 64) + `","size":20}]}`
+	out, err := toOCIManifest([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.MediaType != ocispec.MediaTypeImageManifest || m.Config.MediaType != ocispec.MediaTypeImageConfig || m.Layers[0].MediaType != ocispec.MediaTypeImageLayerGzip || m.Layers[0].Size != 20 {
+		t.Errorf("converted: %s", out)
+	}
+}
+
+func TestConfigPlatform(t *testing.T) {
+	p, err := configPlatform([]byte(`{"os":"linux","architecture":"arm","variant":"v7"}`))
+	if err != nil || p.Architecture != "arm" || p.Variant != "v7" {
+		t.Errorf("configPlatform = %+v, %v", p, err)
+	}
+	if _, err := configPlatform([]byte(`{}`)); err == nil {
+		t.Error("a config without os and architecture must be refused")
+	}
+}
+
+// TestBlobServerUploads runs the registry handler through the calls a
+// chunked push makes, and checks that a wrong digest is refused.
+func TestBlobServerUploads(t *testing.T) {
+	s, err := NewBlobServer(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	do := func(method, url string, body string) *http.Response {
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	blob := "hello blob"
+	d := digest.FromString(blob)
+	if r := do(http.MethodHead, srv.URL+"/v2/farm/store/blobs/"+d.String(), ""); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("HEAD of a missing blob: %d", r.StatusCode)
+	}
+	start := do(http.MethodPost, srv.URL+"/v2/farm/store/blobs/uploads/", "")
+	loc := start.Header.Get("Location")
+	if start.StatusCode != http.StatusAccepted || loc == "" {
+		t.Fatalf("POST upload: %d %q", start.StatusCode, loc)
+	}
+	if r := do(http.MethodPatch, srv.URL+loc, blob[:5]); r.StatusCode != http.StatusAccepted {
+		t.Fatalf("PATCH: %d", r.StatusCode)
+	}
+	if r := do(http.MethodPut, srv.URL+loc+"?digest="+d.String(), blob[5:]); r.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %d", r.StatusCode)
+	}
+	if r := do(http.MethodHead, srv.URL+"/v2/farm/store/blobs/"+d.String(), ""); r.StatusCode != http.StatusOK || r.Header.Get("Content-Length") != "10" {
+		t.Errorf("HEAD after upload: %d %s", r.StatusCode, r.Header.Get("Content-Length"))
+	}
+	bad := do(http.MethodPost, srv.URL+"/v2/farm/store/blobs/uploads/?digest="+digest.FromString("other").String(), "not other")
+	if bad.StatusCode != http.StatusBadRequest {
+		t.Errorf("a blob that does not match its digest must be refused: %d", bad.StatusCode)
+	}
+	if s.Received() != int64(len(blob)+len("not other")) {
+		t.Errorf("Received = %d", s.Received())
+	}
+}
