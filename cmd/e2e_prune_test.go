@@ -13,10 +13,11 @@ import (
 	"github.com/farmbuild/farm/farm"
 )
 
-// bigContext is a context whose image adds 10 MiB of random bytes.
+// bigContext is a context whose image adds 10 MiB of random bytes, after
+// a RUN step whose layer image is an intermediate one.
 func bigContext(t *testing.T) string {
 	t.Helper()
-	dir := writeContext(t, "FROM base\nCOPY blob.bin /blob.bin\n")
+	dir := writeContext(t, "FROM base\nRUN echo "+uniq()+" > /id\nCOPY blob.bin /blob.bin\n")
 	blob := make([]byte, 10<<20)
 	_, _ = rand.Read(blob)
 	if err := os.WriteFile(filepath.Join(dir, "blob.bin"), blob, 0o644); err != nil {
@@ -48,15 +49,18 @@ func TestE2EPrune(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustCLI(t, "history", "--format", "json")), &builds); err != nil || len(builds) != 2 {
 		t.Fatalf("history: %v", err)
 	}
-	image := func(b farm.BuildRecord) (string, string) {
+	image := func(b farm.BuildRecord) (string, string, []string) {
 		full := farm.BuildRecord{}
 		if err := json.Unmarshal([]byte(mustCLI(t, "inspect", b.ID)), &full); err != nil {
 			t.Fatal(err)
 		}
-		return socks[full.Platforms[0].Node], full.Platforms[0].ImageID
+		return socks[full.Platforms[0].Node], full.Platforms[0].ImageID, full.Platforms[0].Intermediate
 	}
-	unpushedSock, unpushed := image(builds[0])
-	pushedSock, pushedID := image(builds[1])
+	unpushedSock, unpushed, layers := image(builds[0])
+	pushedSock, pushedID, pushedLayers := image(builds[1])
+	if len(layers) == 0 || len(pushedLayers) == 0 {
+		t.Fatalf("the records must list the layer images the builds created: %v %v", layers, pushedLayers)
+	}
 
 	var dry []farm.NodePrune
 	if err := json.Unmarshal([]byte(mustCLI(t, "prune", "--dry-run", "--format", "json")), &dry); err != nil {
@@ -75,6 +79,16 @@ func TestE2EPrune(t *testing.T) {
 	if !imageExists(pushedSock, pushedID) {
 		t.Errorf("prune removed the newest pushed build's image %s", pushedID[:12])
 	}
+	for _, l := range layers {
+		if l != unpushed[:len(l)] && imageExists(unpushedSock, l) {
+			t.Errorf("prune left the unpushed build's layer image %s", l)
+		}
+	}
+	for _, l := range pushedLayers {
+		if !imageExists(pushedSock, l) {
+			t.Errorf("prune removed the pushed build's layer image %s", l)
+		}
+	}
 	var freed int64
 	for _, p := range res {
 		freed += p.FreedBytes
@@ -89,7 +103,7 @@ func TestE2EPrune(t *testing.T) {
 			}
 		}
 	}
-	if out := mustCLI(t, "prune"); !regexpMatch(`(?m)^p[12]\s+0\s+1\s`, out) {
-		t.Errorf("a second prune removes nothing and keeps the pushed image:\n%s", out)
+	if out := mustCLI(t, "prune"); regexpMatch(`(?m)^p[12]\s+[1-9]`, out) || !regexpMatch(`(?m)^p[12]\s+0\s+[1-9]`, out) {
+		t.Errorf("a second prune removes nothing and keeps the pushed build's images:\n%s", out)
 	}
 }

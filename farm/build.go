@@ -105,6 +105,8 @@ type PlatformResult struct {
 	Bases map[string]string `json:"bases,omitempty"`
 
 	platform ocispec.Platform
+	// intermediate are the layer images the build created, for prune.
+	intermediate []string
 }
 
 // BuildResult is the outcome of a farm build.

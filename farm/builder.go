@@ -104,6 +104,9 @@ type PlatformImage struct {
 	Platform ocispec.Platform
 	// ImageID is the engine's full image ID.
 	ImageID string
+	// Intermediate are the (possibly abbreviated) IDs of the layer images
+	// the build created on the way, kept by the engine as its cache.
+	Intermediate []string
 }
 
 // PushOptions control Builder.Push.

@@ -147,6 +147,7 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 		for _, b := range built {
 			if schedule.Format(b.Platform) == d.jobs[i].Platform {
 				d.jobs[i].ImageID, d.images[i], d.built[i] = b.ImageID, imageOf(n, b, d.opts, d.events), n
+				d.jobs[i].intermediate = b.Intermediate
 			}
 		}
 		if d.jobs[i].ImageID == "" {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -14,8 +13,9 @@ import (
 // PruneOptions control Prune.
 type PruneOptions struct {
 	// Built holds, per node, the IDs of the images farm's records say it
-	// built there: the only images Prune ever removes.
-	Built map[string]map[string]bool
+	// built there, children before parents: the only images Prune ever
+	// removes.
+	Built map[string][]string
 	// Keep holds, per node, image IDs never to remove: the images of the
 	// newest pushed list.
 	Keep map[string]map[string]bool
@@ -77,11 +77,7 @@ func pruneNode(ctx context.Context, c Connection, open Opener, opts PruneOptions
 		return res
 	}
 	defer n.Close()
-	var recorded []string
-	for id := range opts.Built[c.Name] {
-		recorded = append(recorded, id)
-	}
-	present, err := n.Builder.Existing(ctx, recorded)
+	present, err := n.Builder.Existing(ctx, opts.Built[c.Name])
 	if err != nil {
 		res.Error = err.Error()
 		return res
@@ -93,7 +89,6 @@ func pruneNode(ctx context.Context, c Connection, open Opener, opts PruneOptions
 		}
 		res.Removed = append(res.Removed, id)
 	}
-	sort.Strings(res.Removed)
 	if opts.DryRun || len(res.Removed) == 0 {
 		res.FreedBytes = -1
 		if len(res.Removed) == 0 {
@@ -104,6 +99,22 @@ func pruneNode(ctx context.Context, c Connection, open Opener, opts PruneOptions
 	before := FreeSpace(ctx, n.Conn, n.Info.StorageRoot)
 	if err := n.Builder.Remove(ctx, res.Removed); err != nil {
 		res.Error = err.Error()
+	}
+	// A layer image that an image farm keeps still depends on stays: count
+	// only what is gone.
+	if still, err := n.Builder.Existing(ctx, res.Removed); err == nil && len(still) > 0 {
+		left := map[string]bool{}
+		for _, id := range still {
+			left[id] = true
+		}
+		gone := res.Removed[:0]
+		for _, id := range res.Removed {
+			if !left[id] {
+				gone = append(gone, id)
+			}
+		}
+		res.Removed = gone
+		res.Kept += len(still)
 	}
 	if after := FreeSpace(ctx, n.Conn, n.Info.StorageRoot); before >= 0 && after >= before {
 		res.FreedBytes = after - before

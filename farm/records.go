@@ -53,6 +53,8 @@ type PlatformRecord struct {
 	Result      string            `json:"result"`
 	Error       string            `json:"error,omitempty"`
 	Log         string            `json:"log"`
+	// Intermediate are the layer images the build created on the node.
+	Intermediate []string `json:"intermediate,omitempty"`
 }
 
 const recordsSchema = `
@@ -62,7 +64,7 @@ CREATE TABLE IF NOT EXISTS builds (
 CREATE TABLE IF NOT EXISTS platforms (
   build_id TEXT NOT NULL REFERENCES builds(id) ON DELETE CASCADE, platform TEXT NOT NULL,
   node TEXT, emulated INTEGER, image_id TEXT, digest TEXT, base_digests TEXT, seconds REAL,
-  attempts INTEGER, result TEXT, error TEXT, log TEXT, PRIMARY KEY (build_id, platform));`
+  attempts INTEGER, result TEXT, error TEXT, log TEXT, intermediate TEXT, PRIMARY KEY (build_id, platform));`
 
 // RecordsDir is where records live.
 func RecordsDir() (string, error) { return stateDir() }
@@ -102,6 +104,11 @@ func openDB(path string) (*Records, error) {
 		return nil, err
 	}
 	if _, err := db.Exec(recordsSchema); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// Records from before intermediate layers were kept lack the column.
+	if _, err := db.Exec(`ALTER TABLE platforms ADD COLUMN intermediate TEXT`); err != nil && !strings.Contains(err.Error(), "duplicate column") {
 		db.Close()
 		return nil, err
 	}
@@ -186,9 +193,10 @@ func (r *Records) Finish(id string, res *BuildResult, exitCode int, buildErr err
 				pr = "failed"
 			}
 			bases, _ := json.Marshal(p.Bases)
-			if _, err := tx.Exec(`INSERT OR REPLACE INTO platforms (build_id, platform, node, emulated, image_id, digest, base_digests, seconds, attempts, result, error, log)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, p.Platform, p.Node, p.Emulated, p.ImageID, p.Digest, string(bases), p.Duration.Seconds(),
-				p.Attempts, pr, p.Error, r.logPath(id, p.Platform)); err != nil {
+			inter, _ := json.Marshal(p.intermediate)
+			if _, err := tx.Exec(`INSERT OR REPLACE INTO platforms (build_id, platform, node, emulated, image_id, digest, base_digests, seconds, attempts, result, error, log, intermediate)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, p.Platform, p.Node, p.Emulated, p.ImageID, p.Digest, string(bases), p.Duration.Seconds(),
+				p.Attempts, pr, p.Error, r.logPath(id, p.Platform), string(inter)); err != nil {
 				return err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -77,7 +78,7 @@ func (r *Records) Get(id string) (BuildRecord, error) {
 		return BuildRecord{}, fmt.Errorf("%w: build ID %q is ambiguous: give more of it", ErrUsage, id)
 	}
 	b := found[0]
-	prow, err := r.db.Query(`SELECT platform, node, emulated, image_id, digest, base_digests, seconds, attempts, result, error, log
+	prow, err := r.db.Query(`SELECT platform, node, emulated, image_id, digest, base_digests, seconds, attempts, result, error, log, intermediate
 		FROM platforms WHERE build_id = ? ORDER BY platform`, b.ID)
 	if err != nil {
 		return b, err
@@ -85,10 +86,11 @@ func (r *Records) Get(id string) (BuildRecord, error) {
 	defer prow.Close()
 	for prow.Next() {
 		var p PlatformRecord
-		var bases, img, dig, errText sql.NullString
-		if err := prow.Scan(&p.Platform, &p.Node, &p.Emulated, &img, &dig, &bases, &p.Seconds, &p.Attempts, &p.Result, &errText, &p.Log); err != nil {
+		var bases, img, dig, errText, inter sql.NullString
+		if err := prow.Scan(&p.Platform, &p.Node, &p.Emulated, &img, &dig, &bases, &p.Seconds, &p.Attempts, &p.Result, &errText, &p.Log, &inter); err != nil {
 			return b, err
 		}
+		_ = json.Unmarshal([]byte(inter.String), &p.Intermediate)
 		p.ImageID, p.Digest, p.Error = img.String, dig.String, errText.String
 		_ = json.Unmarshal([]byte(bases.String), &p.BaseDigests)
 		b.Platforms = append(b.Platforms, p)
@@ -129,41 +131,61 @@ func (r *Records) Prune(keep int, olderThan time.Duration) (int, error) {
 	return removed, nil
 }
 
-// PruneSets returns, per node, the IDs of the images farm built there
-// according to the records, and those `farm prune` must keep: the images
-// of the newest successfully pushed build (unless all) and of builds still
-// running.
-func (r *Records) PruneSets(all bool) (built, keep map[string]map[string]bool, err error) {
+// PruneSets returns, per node, the images farm built there according to
+// the records, in an order that removes children before parents (final
+// images, then the layer images each build created, newest first), and
+// those `farm prune` must keep: the images of the newest successfully
+// pushed build (unless all) and of builds still running.
+func (r *Records) PruneSets(all bool) (built map[string][]string, keep map[string]map[string]bool, err error) {
 	builds, err := r.List()
 	if err != nil {
 		return nil, nil, err
 	}
-	built, keep = map[string]map[string]bool{}, map[string]map[string]bool{}
-	add := func(m map[string]map[string]bool, node, id string) {
-		if m[node] == nil {
-			m[node] = map[string]bool{}
+	built, keep = map[string][]string{}, map[string]map[string]bool{}
+	seen := map[string]bool{}
+	add := func(node, id string, keepIt bool) {
+		id = strings.TrimPrefix(id, "sha256:")
+		if keepIt {
+			if keep[node] == nil {
+				keep[node] = map[string]bool{}
+			}
+			keep[node][id] = true
 		}
-		m[node][strings.TrimPrefix(id, "sha256:")] = true
+		if !seen[node+" "+id] {
+			seen[node+" "+id] = true
+			built[node] = append(built[node], id)
+		}
 	}
 	keptPushed := all
+	var layers [][3]string     // node, id, keep: after every final image
 	for _, b := range builds { // newest first
-		full, err := r.Get(b.ID)
-		if err != nil {
-			return nil, nil, err
-		}
 		keepThis := b.Result == "running" || (!keptPushed && b.Result == "success" && pushed(b.Args))
 		if keepThis && b.Result != "running" {
 			keptPushed = true
 		}
-		for _, p := range full.Platforms {
-			if p.ImageID == "" {
-				continue
+		rows, err := r.db.Query(`SELECT node, image_id, intermediate FROM platforms WHERE build_id = ?`, b.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var node, image, inter sql.NullString
+			if err := rows.Scan(&node, &image, &inter); err != nil {
+				rows.Close()
+				return nil, nil, err
 			}
-			add(built, p.Node, p.ImageID)
-			if keepThis {
-				add(keep, p.Node, p.ImageID)
+			if image.String != "" {
+				add(node.String, image.String, keepThis)
+			}
+			var ids []string
+			_ = json.Unmarshal([]byte(inter.String), &ids)
+			for k := len(ids) - 1; k >= 0; k-- {
+				layers = append(layers, [3]string{node.String, ids[k], strconv.FormatBool(keepThis)})
 			}
 		}
+		rows.Close()
+	}
+	for _, l := range layers {
+		add(l[0], l[1], l[2] == "true")
 	}
 	return built, keep, nil
 }

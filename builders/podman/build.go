@@ -25,7 +25,7 @@ import (
 // platform's image (FROM scratch), and such a platform is built again
 // without the cache rather than silently lost.
 func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.PlatformImage, error) {
-	ids, steps, buildErr := e.buildOnce(ctx, req)
+	ids, steps, created, buildErr := e.buildOnce(ctx, req)
 	var out []farm.PlatformImage
 	var errs []error
 	for i, p := range req.Platforms {
@@ -38,15 +38,16 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 				}
 				single := req
 				single.Platforms, single.NoCache = req.Platforms[i:i+1], true
-				again, againSteps, againErr := e.buildOnce(ctx, single)
+				again, againSteps, againCreated, againErr := e.buildOnce(ctx, single)
 				id, step, err = again[0], againSteps[0], againErr
+				created[i] = append(created[i], againCreated[0]...)
 				if id != "" {
 					id, err = e.checkPlatform(ctx, id, p)
 				}
 			}
 		}
 		if id != "" && err == nil {
-			out = append(out, farm.PlatformImage{Platform: p, ImageID: id})
+			out = append(out, farm.PlatformImage{Platform: p, ImageID: id, Intermediate: created[i]})
 			continue
 		}
 		if err == nil {
@@ -58,11 +59,13 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 }
 
 // buildOnce runs one build call and returns, per platform, the image ID
-// (possibly abbreviated) and the last step started.
-func (e *Engine) buildOnce(ctx context.Context, req farm.NodeBuild) ([]string, []string, error) {
+// (possibly abbreviated), the last step started and the layer images the
+// build created.
+func (e *Engine) buildOnce(ctx context.Context, req farm.NodeBuild) ([]string, []string, [][]string, error) {
 	opts, err := buildOptions(req)
 	if err != nil {
-		return make([]string, len(req.Platforms)), make([]string, len(req.Platforms)), err
+		n := len(req.Platforms)
+		return make([]string, n), make([]string, n), make([][]string, n), err
 	}
 	before, listErr := e.buildContainers(ctx)
 	sent, start, reported := e.conn.Sent(), time.Now(), false
@@ -87,7 +90,7 @@ func (e *Engine) buildOnce(ctx context.Context, req farm.NodeBuild) ([]string, [
 			e.abandon(before, tracker.created)
 		}
 	}
-	return tracker.ids, tracker.steps, err
+	return tracker.ids, tracker.steps, tracker.createdFor, err
 }
 
 // byteSize renders a byte count in binary units.
@@ -235,7 +238,7 @@ func (e *Engine) Remove(ctx context.Context, imageIDs []string) error {
 	_, errs := images.Remove(e.ctx(ctx), imageIDs, &images.RemoveOptions{Ignore: &ignore})
 	var real []error
 	for _, err := range errs {
-		if err != nil && !strings.Contains(err.Error(), "image is in use") {
+		if err != nil && !strings.Contains(err.Error(), "image is in use") && !strings.Contains(err.Error(), "dependent children") {
 			real = append(real, err)
 		}
 	}

@@ -37,14 +37,16 @@ type buildTracker struct {
 	steps     []string
 	final     []bool
 	ids       []string
-	// created are the IDs of images this build made (not cache hits).
-	created []string
-	partial []byte
+	// created are the IDs of images this build made (not cache hits);
+	// createdFor holds them per platform.
+	created    []string
+	createdFor [][]string
+	partial    []byte
 }
 
 func newBuildTracker(platforms []ocispec.Platform, log func(*ocispec.Platform, string)) *buildTracker {
 	n := len(platforms)
-	t := &buildTracker{platforms: platforms, log: log, cur: -1, steps: make([]string, n), final: make([]bool, n), ids: make([]string, n)}
+	t := &buildTracker{platforms: platforms, log: log, cur: -1, steps: make([]string, n), final: make([]bool, n), ids: make([]string, n), createdFor: make([][]string, n)}
 	if n == 1 {
 		t.cur = 0
 	}
@@ -95,6 +97,7 @@ func (t *buildTracker) line(s string) {
 			// A new layer image; "--> Using cache ID" lines are not ours.
 			id := strings.TrimPrefix(s, "--> ")
 			t.created = append(t.created, id)
+			t.createdFor[t.cur] = append(t.createdFor[t.cur], id)
 			if t.final[t.cur] && t.ids[t.cur] == "" {
 				t.ids[t.cur] = id
 			}
