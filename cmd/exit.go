@@ -51,14 +51,16 @@ func ExitCode(err error) int {
 		errors.Is(err, farm.ErrInvalidPlatform),
 		errors.Is(err, farm.ErrUsage):
 		return exitUsage
+	case errors.Is(err, farm.ErrNodeDown), errors.Is(err, farm.ErrHostKey), errors.Is(err, farm.ErrNoConnections), errors.Is(err, farm.ErrNoCapableNode):
+		// Before build errors: a platform that failed because its node
+		// died and no other could take it is an infrastructure failure.
+		return exitInfra
 	case errors.As(err, new(*farm.BuildError)):
 		return exitFailure
 	case errors.Is(err, farm.ErrTestFailed):
 		return exitTest
 	case errors.Is(err, farm.ErrOutput):
 		return exitOutput
-	case errors.Is(err, farm.ErrNodeDown), errors.Is(err, farm.ErrHostKey), errors.Is(err, farm.ErrNoConnections), errors.Is(err, farm.ErrNoCapableNode):
-		return exitInfra
 	default:
 		return exitFailure
 	}

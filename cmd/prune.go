@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -76,7 +75,7 @@ func runPrune(ctx context.Context, ro *rootOptions, opts *pruneOptions, cmd *cob
 		}
 	}
 	if pruneErr != nil {
-		return fmt.Errorf("pruning: %w", errors.Join(pruneErr, farm.ErrNodeDown))
+		return fmt.Errorf("pruning: %w", pruneErr)
 	}
 	return nil
 }

@@ -189,7 +189,7 @@ func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 	var again []int
 	for _, i := range jobs {
 		if d.jobs[i].Attempts >= maxAttempts {
-			d.setErr(i, &BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: fmt.Errorf("gave up after %d attempts: %w", d.jobs[i].Attempts, cause)})
+			d.setErr(i, &BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: fmt.Errorf("%w: gave up after %d attempts: %w", ErrNodeDown, d.jobs[i].Attempts, cause)})
 			continue
 		}
 		again = append(again, i)

@@ -2,6 +2,7 @@ package farm
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,5 +60,19 @@ func TestWriteAuthSubset(t *testing.T) {
 	must(t, err)
 	if c.Username != "secret" || c.Password != "secret" {
 		t.Errorf("Credentials = %+v", c)
+	}
+}
+
+func TestTransportErrorIgnoresFailedSteps(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"server probably quit: unexpected EOF":                                   true,
+		"ssh: rejected: connect failed":                                          true,
+		`executor failed running [/bin/sh -c cat <<EOF]: exit code: 1`:           false,
+		`building at STEP "RUN ssh: oops": while running runtime: exit status 1`: false,
+		`The command '/bin/sh -c curl x' returned a non-zero code: 7 (EOF)`:      false,
+	} {
+		if got := transportError(errors.New(msg)); got != want {
+			t.Errorf("transportError(%q) = %v, want %v", msg, got, want)
+		}
 	}
 }

@@ -69,7 +69,6 @@ func stageAll(ctx context.Context, images []manifest.Image, nodes []*Node, event
 		return nil, nil, err
 	}
 	staged := make([]manifest.Staged, len(images))
-	tag := "farm-" + randomID()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, img := range images {
@@ -77,7 +76,8 @@ func stageAll(ctx context.Context, images []manifest.Image, nodes []*Node, event
 			platform := schedule.Format(img.Platform)
 			events.emit(Event{Type: "phase", Phase: "fetching", Platform: platform, Node: img.Node})
 			start := time.Now()
-			d, n, err := st.stage(gctx, nodes[i], img.ImageID, tag+"-"+platformSlug(img.Platform))
+			// Each image gets a tag no other node knows.
+			d, n, err := st.stage(gctx, nodes[i], img.ImageID, "farm-"+randomID()+randomID()+"-"+platformSlug(img.Platform))
 			if err != nil {
 				return fmt.Errorf("%s from %s: %w", platform, img.Node, err)
 			}

@@ -26,8 +26,15 @@ type Destination struct {
 
 // ParseDestination parses and checks a connection URI.
 func ParseDestination(uri string) (Destination, error) {
+	shown := uri
+	if u, err := url.Parse(uri); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			shown = u.String()
+		}
+	}
 	bad := func(why string) (Destination, error) {
-		return Destination{}, fmt.Errorf("%w %q: %s; use ssh://[user@]host[:port][/socket-path] or unix:///path/to/socket", ErrInvalidDestination, uri, why)
+		return Destination{}, fmt.Errorf("%w %q: %s; use ssh://[user@]host[:port][/socket-path] or unix:///path/to/socket", ErrInvalidDestination, shown, why)
 	}
 	if strings.TrimSpace(uri) == "" {
 		return bad("empty")

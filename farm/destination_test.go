@@ -2,6 +2,7 @@ package farm
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -68,4 +69,11 @@ func FuzzParseDestination(f *testing.F) {
 			t.Fatalf("round trip of %q: %+v != %+v", s, again, d)
 		}
 	})
+}
+
+func TestParseDestinationHidesPasswords(t *testing.T) {
+	_, err := ParseDestination("ssh://me:hunter2@host/x.sock")
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the password must not be echoed: %v", err)
+	}
 }

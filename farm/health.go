@@ -57,8 +57,15 @@ func (n *Node) pingOnce(ctx context.Context) error {
 // transportError reports whether err looks like a broken connection
 // rather than a failed build step.
 func transportError(err error) bool {
-	if err == nil || strings.Contains(err.Error(), "building at STEP") {
+	if err == nil {
 		return false
+	}
+	// A failed step quotes its command, which may say anything: podman's,
+	// docker classic's and BuildKit's step failures are build errors.
+	for _, s := range []string{"building at STEP", "returned a non-zero code", "did not complete successfully", "executor failed running"} {
+		if strings.Contains(err.Error(), s) {
+			return false
+		}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) {

@@ -49,38 +49,46 @@ func Prune(ctx context.Context, conns []Connection, open Opener, opts PruneOptio
 		opts.Timeout = 2 * time.Minute
 	}
 	out := make([]NodePrune, len(conns))
+	down := make([]bool, len(conns))
 	var g errgroup.Group
 	g.SetLimit(8)
 	for i, c := range conns {
 		g.Go(func() error {
 			nctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 			defer cancel()
-			out[i] = pruneNode(nctx, c, open, opts)
+			out[i], down[i] = pruneNode(nctx, c, open, opts)
 			return nil
 		})
 	}
 	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
 	var errs []error
-	for _, p := range out {
-		if p.Error != "" {
+	for i, p := range out {
+		switch {
+		case down[i]:
+			errs = append(errs, fmt.Errorf("%s: %s: %w", p.Node, p.Error, ErrNodeDown))
+		case p.Error != "":
 			errs = append(errs, fmt.Errorf("%s: %s", p.Node, p.Error))
 		}
 	}
 	return out, errors.Join(errs...)
 }
 
-func pruneNode(ctx context.Context, c Connection, open Opener, opts PruneOptions) NodePrune {
-	res := NodePrune{Node: c.Name, Removed: []string{}}
+// pruneNode prunes one node; down reports that it could not be reached.
+func pruneNode(ctx context.Context, c Connection, open Opener, opts PruneOptions) (res NodePrune, down bool) {
+	res = NodePrune{Node: c.Name, Removed: []string{}}
 	n, err := OpenNode(ctx, c, open)
 	if err != nil {
 		res.Error = err.Error()
-		return res
+		return res, true
 	}
 	defer n.Close()
 	present, err := n.Builder.Existing(ctx, opts.Built[c.Name])
 	if err != nil {
 		res.Error = err.Error()
-		return res
+		return res, false
 	}
 	for _, id := range present {
 		if opts.Keep[c.Name][id] {
@@ -94,7 +102,7 @@ func pruneNode(ctx context.Context, c Connection, open Opener, opts PruneOptions
 		if len(res.Removed) == 0 {
 			res.FreedBytes = 0
 		}
-		return res
+		return res, false
 	}
 	before := FreeSpace(ctx, n.Conn, n.Info.StorageRoot)
 	if err := n.Builder.Remove(ctx, res.Removed); err != nil {
@@ -119,5 +127,5 @@ func pruneNode(ctx context.Context, c Connection, open Opener, opts PruneOptions
 	if after := FreeSpace(ctx, n.Conn, n.Info.StorageRoot); before >= 0 && after >= before {
 		res.FreedBytes = after - before
 	}
-	return res
+	return res, false
 }

@@ -2,6 +2,7 @@ package farm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -104,9 +106,18 @@ func (s *stager) stage(ctx context.Context, n *Node, id, tag string) (digest.Dig
 	if err := n.Builder.Push(ctx, id, sn.addr+"/farm/store:"+tag, PushOptions{TLSVerify: &no}); err != nil {
 		return "", 0, err
 	}
-	_, _, d, err := s.server.Manifest(tag)
+	raw, _, d, err := s.server.Manifest(tag)
 	if err != nil {
 		return "", 0, fmt.Errorf("the store did not receive %s: %w", tag, err)
+	}
+	// The manifest must describe the image this node built.
+	var m struct {
+		Config struct {
+			Digest string `json:"digest"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil || strings.TrimPrefix(m.Config.Digest, "sha256:") != strings.TrimPrefix(id, "sha256:") {
+		return "", 0, fmt.Errorf("%s pushed %s, not the image %s it built", n.Name, m.Config.Digest, id)
 	}
 	return d, sn.received.Load() - before, nil
 }

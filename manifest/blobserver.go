@@ -245,8 +245,14 @@ type manifestRecord struct {
 	Digest    string `json:"digest"`
 }
 
+// recordFile is where a tag's or a digest's record is kept; tags and
+// digests live apart, so a tag can never pose as a digest.
 func (s *BlobServer) recordFile(ref string) string {
-	return filepath.Join(s.dir, "manifests", strings.NewReplacer(":", "_", "/", "_").Replace(ref)+".json")
+	kind := "tag-"
+	if _, err := digest.Parse(ref); err == nil {
+		kind = "digest-"
+	}
+	return filepath.Join(s.dir, "manifests", kind+strings.NewReplacer(":", "_", "/", "_").Replace(ref)+".json")
 }
 
 // Manifest returns a pushed manifest by tag or digest.
@@ -280,15 +286,24 @@ func (s *BlobServer) getManifest(w http.ResponseWriter, r *http.Request, ref str
 }
 
 func (s *BlobServer) putManifest(w http.ResponseWriter, r *http.Request, name, ref string) {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	const limit = 4 << 20
+	raw, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		registryError(w, http.StatusBadRequest, "MANIFEST_INVALID", err.Error())
+		return
+	}
+	if len(raw) > limit {
+		registryError(w, http.StatusRequestEntityTooLarge, "SIZE_INVALID", "manifest larger than 4 MiB")
 		return
 	}
 	s.mu.Lock()
 	s.received += int64(len(raw))
 	s.mu.Unlock()
 	d := digest.FromBytes(raw)
+	if want, err := digest.Parse(ref); err == nil && want != d {
+		registryError(w, http.StatusBadRequest, "DIGEST_INVALID", "the manifest does not match "+ref)
+		return
+	}
 	if err := os.WriteFile(s.blobFile(d), raw, 0o644); err != nil {
 		registryError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
 		return

@@ -79,7 +79,7 @@ func (a *legacyArchive) finish() (ocispec.Descriptor, error) {
 		return ocispec.Descriptor{}, fmt.Errorf("docker archive has no single-image manifest.json")
 	}
 	cfg, ok := a.blobs[entries[0].Config]
-	if !ok {
+	if !ok || cfg.Digest.Validate() != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("docker archive lacks its config %s", entries[0].Config)
 	}
 	cfg.MediaType = ocispec.MediaTypeImageConfig

@@ -100,3 +100,35 @@ func TestBlobServerUploads(t *testing.T) {
 		t.Errorf("Received = %d", s.Received())
 	}
 }
+
+func TestBlobServerRefusesForgedManifests(t *testing.T) {
+	s, err := NewBlobServer(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	put := func(ref, body string) int {
+		req, _ := http.NewRequest(http.MethodPut, srv.URL+"/v2/farm/store/manifests/"+ref, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	real := `{"schemaVersion":2}`
+	if code := put(digest.FromString("something else").String(), real); code != http.StatusBadRequest {
+		t.Errorf("a manifest put under another digest: %d", code)
+	}
+	if code := put("mytag", real); code != http.StatusCreated {
+		t.Fatalf("put by tag: %d", code)
+	}
+	// A tag spelled like a digest is a different record than the digest.
+	if _, _, _, err := s.Manifest("sha256_" + strings.Repeat("0", 64)); err == nil {
+		t.Error("a tag must not resolve as a digest record")
+	}
+	if code := put("big", strings.Repeat("x", 4<<20+1)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("an oversized manifest: %d", code)
+	}
+}

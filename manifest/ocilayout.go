@@ -124,6 +124,9 @@ func importArchive(ctx context.Context, img Image, dir string) (ocispec.Descript
 		return ocispec.Descriptor{}, fmt.Errorf("archive has no single-image index.json")
 	}
 	md := idx.Manifests[0]
+	if err := md.Digest.Validate(); err != nil || md.Digest.Algorithm() != digest.SHA256 {
+		return ocispec.Descriptor{}, fmt.Errorf("archive index names a bad manifest digest %q", md.Digest)
+	}
 	raw, err := os.ReadFile(blobPath(dir, md.Digest))
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("archive lacks its manifest: %w", err)

@@ -2,14 +2,20 @@ package podman
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/containers/buildah/define"
+	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/domain/entities/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -167,9 +173,11 @@ func buildOptions(req farm.NodeBuild) (types.BuildOptions, error) {
 		return opts, fmt.Errorf("--format %q: use oci or docker", req.Format)
 	}
 	opts.CommonBuildOpts = &define.CommonBuildOptions{Secrets: req.Secrets}
-	// An explicit (possibly empty) auth file keeps the bindings from
-	// sending every credential the client has.
-	opts.SystemContext = &imagetypes.SystemContext{AuthFilePath: req.AuthFile}
+	// An explicit (possibly empty) auth file and no registries.conf (so no
+	// credential helpers) keep the bindings from sending every credential
+	// the client has: the node gets exactly the auth file's.
+	opts.SystemContext = &imagetypes.SystemContext{AuthFilePath: req.AuthFile,
+		SystemRegistriesConfPath: os.DevNull, SystemRegistriesConfDirPath: filepath.Join(os.TempDir(), "farm-no-registries.d")}
 	if req.TLSVerify != nil && !*req.TLSVerify {
 		opts.SystemContext.DockerInsecureSkipTLSVerify = imagetypes.OptionalBoolTrue
 	}
@@ -182,27 +190,15 @@ func buildOptions(req farm.NodeBuild) (types.BuildOptions, error) {
 // Push pushes an image to a registry reference with the credentials of
 // that one registry only.
 func (e *Engine) Push(ctx context.Context, imageID, ref string, o farm.PushOptions) error {
-	opts := new(images.PushOptions).WithQuiet(true)
-	if o.Username != "" {
-		opts = opts.WithUsername(o.Username).WithPassword(o.Password)
-	} else {
-		// Without credentials of its own, the bindings would send every
-		// credential the client has: give them an empty auth file.
-		empty, err := emptyAuthFile()
-		if err != nil {
-			return err
-		}
-		defer os.Remove(empty)
-		opts = opts.WithAuthfile(empty)
+	if o.Username == "" {
+		return e.pushAnonymous(ctx, imageID, ref, o)
 	}
+	opts := new(images.PushOptions).WithQuiet(true).WithUsername(o.Username).WithPassword(o.Password)
 	if o.TLSVerify != nil {
 		opts = opts.WithSkipTLSVerify(!*o.TLSVerify)
 	}
-	switch o.Format {
-	case "oci":
-		opts = opts.WithFormat("oci")
-	case "docker":
-		opts = opts.WithFormat("v2s2")
+	if f := pushFormat(o.Format); f != "" {
+		opts = opts.WithFormat(f)
 	}
 	if err := images.Push(e.ctx(ctx), imageID, ref, opts); err != nil {
 		return fmt.Errorf("push on %s: %w", e.conn.Name, err)
@@ -210,14 +206,58 @@ func (e *Engine) Push(ctx context.Context, imageID, ref string, o farm.PushOptio
 	return nil
 }
 
-// emptyAuthFile writes an auth file with no credentials.
-func emptyAuthFile() (string, error) {
-	f, err := os.CreateTemp("", "farm-noauth-*.json")
-	if err != nil {
-		return "", err
+func pushFormat(f string) string {
+	switch f {
+	case "oci":
+		return "oci"
+	case "docker":
+		return "v2s2"
 	}
-	_, err = f.WriteString(`{"auths":{}}`)
-	return f.Name(), errors.Join(err, f.Close())
+	return ""
+}
+
+// pushAnonymous pushes without credentials. The bindings, given no
+// username, would gather every credential the client has (helpers
+// included); this sends an explicitly empty one instead.
+func (e *Engine) pushAnonymous(ctx context.Context, imageID, ref string, o farm.PushOptions) error {
+	conn, err := bindings.GetClient(e.values)
+	if err != nil {
+		return err
+	}
+	empty, _ := json.Marshal(imagetypes.DockerAuthConfig{})
+	header := http.Header{"X-Registry-Auth": []string{base64.URLEncoding.EncodeToString(empty)}}
+	params := url.Values{"destination": {ref}, "quiet": {"true"}}
+	if o.TLSVerify != nil && !*o.TLSVerify {
+		params.Set("tlsVerify", "false")
+	}
+	if f := pushFormat(o.Format); f != "" {
+		params.Set("format", f)
+	}
+	resp, err := conn.DoRequest(e.ctx(ctx), nil, http.MethodPost, "/images/%s/push", params, header, imageID)
+	if err != nil {
+		return fmt.Errorf("push on %s: %w", e.conn.Name, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("push on %s: %w", e.conn.Name, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("push on %s: %s: %s", e.conn.Name, resp.Status, strings.TrimSpace(string(body)))
+	}
+	// Errors can also come inside a successful stream.
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	for {
+		var m struct {
+			Error string `json:"error"`
+		}
+		if err := dec.Decode(&m); err != nil {
+			return nil
+		}
+		if m.Error != "" {
+			return fmt.Errorf("push on %s: %s", e.conn.Name, m.Error)
+		}
+	}
 }
 
 // Export writes the image as an OCI archive.

@@ -10,7 +10,9 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/images"
 )
 
-// buildContainers lists the IDs of the build (external) containers on the node.
+// buildContainers lists the IDs of the build containers on the node: the
+// external ones (state "storage"), which buildah's builds create; podman's
+// own containers are never among them.
 func (e *Engine) buildContainers(ctx context.Context) (map[string]bool, error) {
 	list, err := containers.List(e.ctx(ctx), new(containers.ListOptions).WithAll(true).WithExternal(true))
 	if err != nil {
@@ -18,7 +20,9 @@ func (e *Engine) buildContainers(ctx context.Context) (map[string]bool, error) {
 	}
 	ids := map[string]bool{}
 	for _, c := range list {
-		ids[c.ID] = true
+		if c.State == "storage" {
+			ids[c.ID] = true
+		}
 	}
 	return ids, nil
 }
