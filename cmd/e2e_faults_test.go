@@ -242,3 +242,45 @@ func TestE2EBuildAllowPartial(t *testing.T) {
 		t.Errorf("metadata lacks the missing platforms: %s", data)
 	}
 }
+
+func TestE2EBuildNodeKilledAfterItsPlatform(t *testing.T) {
+	buildFarmHome(t)
+	// amd64 finishes at once; arm64 keeps the build going for a while.
+	dir := writeContext(t, "FROM base\nRUN echo "+uniq()+"; if [ \"$(uname -m)\" = aarch64 ]; then sleep 10; fi; uname -m > /arch\n")
+	args := []string{"--platforms", "linux/amd64,linux/arm64", "-t", "x:1", dir}
+	plan := mustCLI(t, append([]string{"build", "--dry-run"}, args...)...)
+	m := regexp.MustCompile(`(?m)^linux/amd64\s+(p[12])\s`).FindStringSubmatch(plan)
+	if m == nil {
+		t.Fatalf("plan:\n%s", plan)
+	}
+	victim, engine := m[1], "podman1"
+	if victim == "p2" {
+		engine = "podman2"
+	}
+	t.Cleanup(func() { restartNode(t, engine) })
+	pid := nodePID(t, engine)
+	go func() {
+		time.Sleep(5 * time.Second) // amd64 is done, arm64 is sleeping
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}()
+	dest := filepath.Join(t.TempDir(), "layout")
+	meta := filepath.Join(t.TempDir(), "meta.json")
+	out, errOut, err := farmCLI(t, append([]string{"build", "--output", "type=oci,dest=" + dest, "--metadata-file", meta}, args...)...)
+	if err != nil {
+		t.Fatalf("a platform whose node died after building it must be rebuilt: %v\n%s\n%s", err, out, errOut)
+	}
+	var md buildMetadata
+	data, _ := os.ReadFile(meta)
+	if err := json.Unmarshal(data, &md); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range md.Platforms {
+		if p.Platform == "linux/amd64" && (p.Node == victim || p.Attempts != 2) {
+			t.Errorf("amd64 must be rebuilt off %s: %+v", victim, p)
+		}
+	}
+	l := ociLayout{t: t, dir: dest}
+	if got := l.file(l.index("1"), "amd64", "arch"); got != "x86_64\n" {
+		t.Errorf("rebuilt amd64 image: %q", got)
+	}
+}

@@ -168,6 +168,10 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 		}
 	}
 	d := runPlan(ctx, plan, nodes, req, opts)
+	defer d.cancel()
+	if joinFailuresFirst(d.errs) == nil && ctx.Err() == nil {
+		d.recheck()
+	}
 	if opts.Cleanup {
 		defer cleanupNodes(context.WithoutCancel(ctx), d, log)
 	}

@@ -48,8 +48,9 @@ type dispatcher struct {
 // and images, index-addressed by job.
 func runPlan(ctx context.Context, plan schedule.Plan, nodes []*Node, req NodeBuild, opts BuildOptions) *dispatcher {
 	d := &dispatcher{ctx: ctx, opts: opts, req: req, nodes: nodes, events: &emitter{fn: opts.Progress}, dead: map[string]bool{}}
+	// The caller cancels d.bctx (d.cancel) when it is done with d: recheck
+	// may still build.
 	d.bctx, d.cancel = context.WithCancel(ctx)
-	defer d.cancel()
 	n := len(plan.Jobs)
 	d.jobs, d.errs, d.images, d.built = make([]PlatformResult, n), make([]error, n), make([]manifest.Image, n), make([]*Node, n)
 	for i, j := range plan.Jobs {
@@ -168,10 +169,7 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 		d.fail(failed, n, ErrCanceled)
 	case n.Ping(d.ctx) != nil:
 		d.opts.Logger.Warn("node went down during the build: scheduling its platforms elsewhere", "node", n.Name, "error", err)
-		d.mu.Lock()
-		d.dead[n.Name] = true
-		d.mu.Unlock()
-		d.retry(failed, n, err, true)
+		d.retry(append(failed, d.markDead(n)...), n, err, true)
 	case transportError(err):
 		d.opts.Logger.Warn("connection to the node broke: building again", "node", n.Name, "error", err)
 		d.retry(failed, n, err, false)
@@ -235,6 +233,40 @@ func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 		return
 	}
 	d.dispatchPlan(plan, again)
+}
+
+// markDead records that n is gone and returns the jobs whose finished
+// images were on it: they are lost with it and must be built again.
+func (d *dispatcher) markDead(n *Node) []int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.dead[n.Name] = true
+	var lost []int
+	for i := range d.jobs {
+		if d.built[i] == n && d.jobs[i].ImageID != "" {
+			d.jobs[i].ImageID, d.images[i], d.built[i] = "", manifest.Image{}, nil
+			lost = append(lost, i)
+		}
+	}
+	return lost
+}
+
+// recheck pings the nodes holding finished images before they are stored,
+// and builds again elsewhere what a node that went down since held.
+func (d *dispatcher) recheck() {
+	checked := map[*Node]bool{}
+	for i := range d.jobs {
+		n := d.built[i]
+		if n == nil || checked[n] || d.errs[i] != nil {
+			continue
+		}
+		checked[n] = true
+		if err := n.Ping(d.ctx); err != nil {
+			d.opts.Logger.Warn("node went down after building: building its platforms again elsewhere", "node", n.Name, "error", err)
+			d.retry(d.markDead(n), n, err, true)
+		}
+	}
+	_ = d.g.Wait()
 }
 
 func (d *dispatcher) fail(jobs []int, n *Node, err error) {
