@@ -12,8 +12,9 @@ import (
 func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.BuildOptions, error) {
 	bo := farm.BuildOptions{
 		ContextDir: contextDir, Containerfile: opts.file, IgnoreFile: opts.ignorefile, Tags: opts.tags,
-		Labels: opts.labels, Annotations: opts.annotations, Target: opts.target, Network: opts.network, NoCache: opts.noCache,
-		Pull: opts.pull, Secrets: opts.secrets, Format: opts.format, AuthFile: opts.authfile,
+		Instructions: farm.Instructions{Labels: opts.labels, Annotations: opts.annotations, Target: opts.target,
+			Network: opts.network, NoCache: opts.noCache, Pull: opts.pull, Secrets: opts.secrets, Format: opts.format},
+		AuthFile:  opts.authfile,
 		KeepGoing: opts.keepGoing, Cleanup: opts.cleanup, ConnectTimeout: opts.connectTimeout,
 		Timeout: opts.timeout, AllowPartial: opts.allowPartial, Tests: opts.tests, PinBase: opts.pinBase,
 	}

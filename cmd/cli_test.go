@@ -61,10 +61,11 @@ func wantExit(t *testing.T, code int, args ...string) string {
 	if got := ExitCode(err); got != code {
 		t.Errorf("farm %s: exit %d, want %d (%v)", strings.Join(args, " "), got, code, err)
 	}
-	if msg := OneLine(err); strings.Contains(err.Error(), "\n") && msg == "" {
-		t.Errorf("empty error message")
+	msg := OneLine(err)
+	if msg == "" {
+		t.Errorf("farm %s: empty error message", strings.Join(args, " "))
 	}
-	return OneLine(err)
+	return msg
 }
 
 func TestConnectionCommands(t *testing.T) {

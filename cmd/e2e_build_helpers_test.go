@@ -128,14 +128,15 @@ func (l ociLayout) file(idx ocispec.Index, arch, path string) string {
 		if err := json.Unmarshal(l.blob(m.Digest.String()), &man); err != nil {
 			l.t.Fatal(err)
 		}
-		found, content := "", false
+		// The topmost layer holding the file wins.
+		content, found := "", false
 		for _, layer := range man.Layers {
 			if c, ok := tarFile(l.t, l.blob(layer.Digest.String()), path); ok {
-				found, content = c, true
+				content, found = c, true
 			}
 		}
-		if content {
-			return found
+		if found {
+			return content
 		}
 		l.t.Fatalf("%s not in the %s image", path, arch)
 	}

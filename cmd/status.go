@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -70,7 +69,7 @@ func runStatus(ctx context.Context, ro *rootOptions, opts *statusOptions, cmd *c
 				down = append(down, n.Name)
 			}
 		}
-		return fmt.Errorf("%d of %d nodes down (%s): %w", len(down), len(nodes), strings.Join(down, ", "), errors.Join(farm.ErrNodeDown))
+		return fmt.Errorf("%d of %d nodes down (%s): %w", len(down), len(nodes), strings.Join(down, ", "), farm.ErrNodeDown)
 	}
 	return nil
 }

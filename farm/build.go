@@ -45,18 +45,8 @@ type BuildOptions struct {
 	Platforms []ocispec.Platform
 	// Tags name the result; the first names the local list.
 	Tags []string
-	// BuildArgs, Labels, Annotations, Target, NoCache, Pull, Secrets and
-	// Format are passed to every node's build (see NodeBuild).
-	BuildArgs           map[string]string
-	Labels, Annotations []string
-	Target              string
-	Network             string
-	NoCache             bool
-	Pull                string
-	Secrets             []string
-	Format              string
-	// TLSVerify, when set, says whether registries need TLS verification.
-	TLSVerify *bool
+	// Instructions go to every node's build as they are.
+	Instructions
 	// AuthFile is the client's auth file ("" for the default locations).
 	AuthFile string
 	// KeepGoing lets the other platforms finish when one fails.
@@ -247,11 +237,7 @@ func prepare(opts *BuildOptions) (NodeBuild, error) {
 	if opts.Output != OutputOCI && len(opts.Tags) == 0 {
 		return NodeBuild{}, fmt.Errorf("%w: name the result with -t (a local manifest list, or the registry reference with --push)", ErrUsage)
 	}
-	req := NodeBuild{
-		ContextDir: opts.ContextDir, Containerfile: cf, BuildArgs: opts.BuildArgs,
-		Labels: opts.Labels, Annotations: opts.Annotations, Target: opts.Target, Network: opts.Network, NoCache: opts.NoCache,
-		Pull: opts.Pull, Secrets: opts.Secrets, TLSVerify: opts.TLSVerify, Format: opts.Format,
-	}
+	req := NodeBuild{ContextDir: opts.ContextDir, Containerfile: cf, Instructions: opts.Instructions}
 	if opts.IgnoreFile != "" {
 		if req.Excludes, err = ReadIgnoreFile(opts.IgnoreFile); err != nil {
 			return NodeBuild{}, fmt.Errorf("%w: --ignorefile: %v", ErrUsage, err)

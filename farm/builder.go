@@ -72,6 +72,18 @@ type NodeBuild struct {
 	Excludes []string
 	// Platforms are the platforms this node builds.
 	Platforms []ocispec.Platform
+	// Instructions say how to build, the same for every node.
+	Instructions
+	// AuthFile holds only the credentials this node needs ("" for none).
+	AuthFile string
+	// Log receives each output line with the platform it belongs to
+	// (nil platform for lines that belong to none).
+	Log func(platform *ocispec.Platform, line string)
+}
+
+// Instructions say how to build: the parts of a build that are the same
+// on every node.
+type Instructions struct {
 	// BuildArgs are --build-arg values.
 	BuildArgs map[string]string
 	// Labels and Annotations are KEY=VALUE strings.
@@ -89,13 +101,8 @@ type NodeBuild struct {
 	Secrets []string
 	// TLSVerify, when set, says whether registries need TLS verification.
 	TLSVerify *bool
-	// AuthFile holds only the credentials this node needs ("" for none).
-	AuthFile string
 	// Format is the image format: "oci" or "docker".
 	Format string
-	// Log receives each output line with the platform it belongs to
-	// (nil platform for lines that belong to none).
-	Log func(platform *ocispec.Platform, line string)
 }
 
 // PlatformImage is one platform's image built on a node.

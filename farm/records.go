@@ -66,9 +66,6 @@ CREATE TABLE IF NOT EXISTS platforms (
   node TEXT, emulated INTEGER, image_id TEXT, digest TEXT, base_digests TEXT, seconds REAL,
   attempts INTEGER, result TEXT, error TEXT, log TEXT, intermediate TEXT, PRIMARY KEY (build_id, platform));`
 
-// RecordsDir is where records live.
-func RecordsDir() (string, error) { return stateDir() }
-
 // OpenRecords opens (or creates) the records. A damaged database is moved
 // aside, not emptied, and reported through the returned warning.
 func OpenRecords() (*Records, string, error) {

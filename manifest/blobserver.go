@@ -51,9 +51,6 @@ func (s *BlobServer) Received() int64 {
 	return s.received
 }
 
-// Dir is the store's directory; blobs are under blobs/sha256.
-func (s *BlobServer) Dir() string { return s.dir }
-
 var (
 	blobPathRe     = regexp.MustCompile(`^/v2/(.+)/blobs/(sha256:[a-f0-9]{64})$`)
 	uploadStartRe  = regexp.MustCompile(`^/v2/(.+)/blobs/uploads/?$`)

@@ -56,15 +56,6 @@ type Plan struct {
 	Makespan time.Duration
 }
 
-// ByNode groups the plan's jobs by node.
-func (p Plan) ByNode() map[string][]Job {
-	out := map[string][]Job{}
-	for _, j := range p.Jobs {
-		out[j.Node] = append(out[j.Node], j)
-	}
-	return out
-}
-
 // Cost model. Without history a native build is assumed to take
 // defaultBuild on a 1-CPU node of weight 1; emulation is emulationCost
 // times slower; a node's speed grows with the square root of its CPUs
