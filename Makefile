@@ -17,13 +17,13 @@ all: build
 build: ## Build bin/farm
 	$(GO) build -tags '$(TAGS)' -ldflags '-X github.com/farmbuild/farm/cmd.version=$(VERSION)' -o $(BIN) ./cmd/farm
 
-unit: ## Unit tests (no engines needed)
-	$(GO) test -tags '$(TAGS)' -count=1 ./...
+unit: ## Unit tests (no engines needed), with the race detector
+	CGO_ENABLED=1 $(GO) test -race -tags '$(TAGS)' -count=1 ./...
 
 e2e: build ## End-to-end tests against a running test farm (hack/testfarm.sh start)
 	hack/run-e2e.sh
 
-test: lint build ## Install what is missing, start the test farm, run unit and e2e tests, stop the farm
+test: ## Install what is missing, lint, start the test farm, run unit (-race) and e2e tests, stop the farm
 	hack/run-tests.sh
 
 farm-start: ## Start the local test farm
@@ -39,9 +39,10 @@ fuzz: ## Run each fuzz target for a while
 bench: build ## Benchmarks on the test farm, written to docs/benchmarks.md
 	hack/bench.sh
 
-lint: docs-check ## gofmt, go vet, generated docs current
+lint: docs-check ## gofmt, go vet, shellcheck, generated docs current
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed on: $$out"; exit 1; fi
+	shellcheck -x hack/*.sh hack/testfarm/check.sh .ci/run
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) vet -tags '$(TAGS) e2e' ./cmd
 

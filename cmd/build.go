@@ -111,6 +111,9 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 		return e, func() {}, err
 	}
 	bo.Logger = ro.logger
+	if err := farm.Preflight(ctx, bo); err != nil {
+		return err
+	}
 	if opts.dryRun {
 		plan, err := farm.Plan(ctx, conns, ro.open, bo)
 		if err != nil {

@@ -17,6 +17,9 @@ func isolate(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("XDG_CONFIG_HOME", dir)
+	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, ".local", "state"))
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, ".cache"))
+	t.Setenv("REGISTRY_AUTH_FILE", "")
 	t.Setenv("HOME", dir)
 	conf := filepath.Join(dir, "containers.conf")
 	if err := os.WriteFile(conf, nil, 0o644); err != nil {

@@ -15,7 +15,12 @@ import (
 type testFarm struct {
 	dir, sshPort, identity, knownHosts, registry string
 	podman1, podman2, docker, arm64              string
-	repoRoot                                     string
+	// podman5 is podman 5.8.6; docker28 and docker28c are dockerd 28.5.2
+	// with the classic and the containerd image store.
+	podman5, docker28, docker28c string
+	// authRegistry needs a login as authUser with authPassword.
+	authRegistry, authUser, authPassword string
+	repoRoot                             string
 }
 
 // theFarm is read once by TestMain; the e2e tests fail when it is missing.
@@ -32,7 +37,14 @@ func TestMain(m *testing.M) {
 		podman2:    os.Getenv("FARM_TEST_PODMAN2_URI"),
 		docker:     os.Getenv("FARM_TEST_DOCKER_URI"),
 		arm64:      os.Getenv("FARM_TEST_ARM64_URI"),
+		podman5:    os.Getenv("FARM_TEST_PODMAN5_URI"),
+		docker28:   os.Getenv("FARM_TEST_DOCKER28_URI"),
+		docker28c:  os.Getenv("FARM_TEST_DOCKER28C_URI"),
 		repoRoot:   os.Getenv("FARM_REPO_ROOT"),
+
+		authRegistry: os.Getenv("FARM_TEST_AUTH_REGISTRY"),
+		authUser:     os.Getenv("FARM_TEST_AUTH_USER"),
+		authPassword: os.Getenv("FARM_TEST_AUTH_PASSWORD"),
 	}
 	var missing []string
 	for name, v := range map[string]string{
@@ -40,6 +52,9 @@ func TestMain(m *testing.M) {
 		"FARM_TEST_KNOWN_HOSTS": theFarm.knownHosts, "FARM_TEST_PODMAN1_URI": theFarm.podman1,
 		"FARM_TEST_PODMAN2_URI": theFarm.podman2, "FARM_TEST_DOCKER_URI": theFarm.docker, "FARM_TEST_ARM64_URI": theFarm.arm64,
 		"FARM_TEST_REGISTRY": theFarm.registry, "FARM_REPO_ROOT": theFarm.repoRoot,
+		"FARM_TEST_PODMAN5_URI": theFarm.podman5, "FARM_TEST_DOCKER28_URI": theFarm.docker28,
+		"FARM_TEST_DOCKER28C_URI": theFarm.docker28c, "FARM_TEST_AUTH_REGISTRY": theFarm.authRegistry,
+		"FARM_TEST_AUTH_USER": theFarm.authUser, "FARM_TEST_AUTH_PASSWORD": theFarm.authPassword,
 	} {
 		if v == "" {
 			missing = append(missing, name)

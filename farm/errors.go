@@ -82,6 +82,20 @@ func (e *BuildError) Error() string {
 // Unwrap returns the underlying error.
 func (e *BuildError) Unwrap() error { return e.Err }
 
+// EngineError is an error the engine itself reported about a build it ran:
+// a failed step, a base image it could not pull, a Containerfile it
+// rejected. The connection worked, so it is a build failure, never a sign
+// of a dead node or a reason to build again. Its message is the engine's.
+type EngineError struct {
+	// Err is the engine's error.
+	Err error
+}
+
+func (e *EngineError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the engine's error.
+func (e *EngineError) Unwrap() error { return e.Err }
+
 // More sentinels, for the build.
 var (
 	// ErrUsage means the build was asked for something that cannot work

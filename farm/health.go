@@ -57,7 +57,8 @@ func (n *Node) pingOnce(ctx context.Context) error {
 // transportError reports whether err looks like a broken connection
 // rather than a failed build step.
 func transportError(err error) bool {
-	if err == nil {
+	var reported *EngineError
+	if err == nil || errors.As(err, &reported) {
 		return false
 	}
 	// A failed step quotes its command, which may say anything: podman's,

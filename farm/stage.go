@@ -2,7 +2,6 @@ package farm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -111,13 +109,8 @@ func (s *stager) stage(ctx context.Context, n *Node, id, tag string) (digest.Dig
 		return "", 0, fmt.Errorf("the store did not receive %s: %w", tag, err)
 	}
 	// The manifest must describe the image this node built.
-	var m struct {
-		Config struct {
-			Digest string `json:"digest"`
-		} `json:"config"`
-	}
-	if err := json.Unmarshal(raw, &m); err != nil || strings.TrimPrefix(m.Config.Digest, "sha256:") != strings.TrimPrefix(id, "sha256:") {
-		return "", 0, fmt.Errorf("%s pushed %s, not the image %s it built", n.Name, m.Config.Digest, id)
+	if !manifest.IsImage(raw, d, id) {
+		return "", 0, fmt.Errorf("%s pushed manifest %s, not the image %s it built", n.Name, d, id)
 	}
 	return d, sn.received.Load() - before, nil
 }

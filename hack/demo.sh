@@ -16,18 +16,18 @@ farm=$PWD/bin/farm
 
 run() { printf '\n$ farm %s\n' "$*"; "$farm" "$@"; }
 
-for node in podman1 podman2 docker arm64; do
+for node in podman1 podman2 podman5 docker docker28 docker28c arm64; do
 	uri_var=FARM_TEST_${node^^}_URI
 	[ -n "${!uri_var}" ] || continue
 	run connection add --identity "$FARM_TEST_IDENTITY" "$node" "${!uri_var}"
 done
-run create demo podman1 podman2 docker ${FARM_TEST_ARM64_URI:+arm64}
+run create demo podman1 podman2 podman5 docker docker28 docker28c ${FARM_TEST_ARM64_URI:+arm64}
 run list
 run status || true   # exit 3 would only mean a node is down
 
 # The arm64 node runs podman under qemu-user, where RUN steps cannot work;
-# build on the two amd64 podman nodes (arm64 under QEMU emulation).
-run create builders podman1 podman2
+# build on podman 5 and podman 4 amd64 nodes (arm64 under QEMU emulation).
+run create builders podman5 podman1
 ref=$FARM_TEST_REGISTRY/farm-demo:latest
 run build --farm builders --platforms linux/amd64,linux/arm64 --no-cache --push --tls-verify=false -t "$ref" hack/demo
 

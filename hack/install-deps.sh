@@ -28,7 +28,9 @@ PACKAGES=(
 	openssh-server openssh-client
 	qemu-user-static binfmt-support
 	docker.io containerd
+	netavark aardvark-dns apache2-utils
 	busybox-static iproute2 curl jq bc ca-certificates
+	gcc libc6-dev libseccomp-dev pkg-config shellcheck
 )
 
 # Libraries of Debian's arm64 podman binary, which testfarm.sh runs under

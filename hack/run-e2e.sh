@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 go=${GO:-go}
 tags='remote exclude_graphdriver_btrfs containers_image_openpgp e2e'
+# Some tests run bin/farm itself: it must be this tree's.
+${MAKE:-make} --no-print-directory build >/dev/null
 if env_file=$(hack/testfarm.sh env 2>/dev/null); then
 	# shellcheck disable=SC1090
 	. "$env_file"

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# make test: unit tests, then the end-to-end tests on a freshly started test
-# farm, which is stopped again whatever the outcome.
+# make test: install what is missing, lint and build, run the unit tests
+# with the race detector, then the end-to-end tests on a freshly started
+# test farm, which is stopped again whatever the outcome.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go=${GO:-go}
-tags='remote exclude_graphdriver_btrfs containers_image_openpgp'
+make=${MAKE:-make}
 
-echo "== unit tests"
-$go test -tags "$tags" -count=1 ./...
+echo "== installing what is missing"
+hack/install-deps.sh --quiet
+
+echo "== lint and build"
+$make lint build
+
+echo "== unit tests (-race)"
+$make unit
 
 echo "== starting the test farm"
 started=0

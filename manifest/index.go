@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -106,6 +107,19 @@ func manifestConfig(raw []byte) (ocispec.Descriptor, string, error) {
 		mt = ocispec.MediaTypeImageManifest
 	}
 	return m.Config, mt, nil
+}
+
+// IsImage reports whether a pushed image manifest (raw, whose digest is
+// d) is the image an engine calls id. Podman and docker's classic store
+// name an image by its config digest, docker's containerd image store by
+// its manifest digest; either must match exactly.
+func IsImage(raw []byte, d digest.Digest, id string) bool {
+	want := "sha256:" + strings.TrimPrefix(id, "sha256:")
+	if d.String() == want {
+		return true
+	}
+	cfg, _, err := manifestConfig(raw)
+	return err == nil && cfg.Digest.String() == want
 }
 
 // descriptorFor describes a manifest for an index.

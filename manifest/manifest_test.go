@@ -132,3 +132,26 @@ func TestBlobServerRefusesForgedManifests(t *testing.T) {
 		t.Errorf("an oversized manifest: %d", code)
 	}
 }
+
+func TestIsImage(t *testing.T) {
+	cfg := digest.FromString("config")
+	raw := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + cfg.String() + `","size":6},"layers":[]}`)
+	d := digest.FromBytes(raw)
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{
+		{cfg.String(), true},                 // podman, docker's classic store: the config digest
+		{cfg.Encoded(), true},                // without the algorithm
+		{d.String(), true},                   // docker's containerd store: the manifest digest
+		{digest.FromString("other").String(), false},
+		{"", false},
+	} {
+		if got := IsImage(raw, d, tc.id); got != tc.want {
+			t.Errorf("IsImage(%q) = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+	if IsImage([]byte(`{"manifests":[]}`), digest.FromString("x"), cfg.String()) {
+		t.Error("an index holds no config: it is not the image")
+	}
+}

@@ -98,9 +98,12 @@ func stageImages(ctx context.Context, images []Image, repo string, opts Registry
 			if err := img.Push(gctx, ref); err != nil {
 				return fmt.Errorf("pushing %s from %s to %s: %w", platformSlug(img.Platform), img.Node, ref, err)
 			}
-			d, raw, config, err := readDescriptor(gctx, ref, opts.System)
+			d, raw, err := readDescriptor(gctx, ref, opts.System)
 			if err != nil {
 				return fmt.Errorf("reading back %s: %w", ref, err)
+			}
+			if !IsImage(raw, d.Digest, img.ImageID) {
+				return fmt.Errorf("%s holds manifest %s, not the image %s built on %s: was it pushed over concurrently?", ref, d.Digest, img.ImageID, img.Node)
 			}
 			if !opts.Docker && d.MediaType == MediaTypeDockerManifest {
 				// Docker pushes docker media types; an OCI index gets the
@@ -123,9 +126,6 @@ func stageImages(ctx context.Context, images []Image, repo string, opts Registry
 				}
 				d = oci
 			}
-			if want := "sha256:" + strings.TrimPrefix(img.ImageID, "sha256:"); config != want {
-				return fmt.Errorf("%s holds image %s, not the %s built on %s: was it pushed over concurrently?", ref, config, want, img.Node)
-			}
 			descs[i] = d
 			return nil
 		})
@@ -143,43 +143,42 @@ func platformSlug(p ocispec.Platform) string {
 }
 
 // readDescriptor fetches a manifest and its config from the registry and
-// describes it for the index, with the platform its config declares. It
-// also returns the config's digest, which is the image's ID.
-func readDescriptor(ctx context.Context, ref string, sys *types.SystemContext) (ocispec.Descriptor, []byte, string, error) {
+// describes it for the index, with the platform its config declares.
+func readDescriptor(ctx context.Context, ref string, sys *types.SystemContext) (ocispec.Descriptor, []byte, error) {
 	ir, err := docker.ParseReference("//" + ref)
 	if err != nil {
-		return ocispec.Descriptor{}, nil, "", err
+		return ocispec.Descriptor{}, nil, err
 	}
 	src, err := ir.NewImageSource(ctx, sys)
 	if err != nil {
-		return ocispec.Descriptor{}, nil, "", err
+		return ocispec.Descriptor{}, nil, err
 	}
 	defer src.Close()
 	raw, mime, err := src.GetManifest(ctx, nil)
 	if err != nil {
-		return ocispec.Descriptor{}, nil, "", err
+		return ocispec.Descriptor{}, nil, err
 	}
 	cfgDesc, mt, err := manifestConfig(raw)
 	if err != nil {
-		return ocispec.Descriptor{}, nil, "", err
+		return ocispec.Descriptor{}, nil, err
 	}
 	if mime != "" {
 		mt = mime
 	}
 	rc, _, err := src.GetBlob(ctx, types.BlobInfo{Digest: cfgDesc.Digest, Size: cfgDesc.Size}, none.NoCache)
 	if err != nil {
-		return ocispec.Descriptor{}, nil, "", fmt.Errorf("fetching config: %w", err)
+		return ocispec.Descriptor{}, nil, fmt.Errorf("fetching config: %w", err)
 	}
 	defer rc.Close()
 	cfg, err := io.ReadAll(io.LimitReader(rc, 16<<20))
 	if err != nil {
-		return ocispec.Descriptor{}, nil, "", err
+		return ocispec.Descriptor{}, nil, err
 	}
 	p, err := configPlatform(cfg)
 	if err != nil {
-		return ocispec.Descriptor{}, nil, "", err
+		return ocispec.Descriptor{}, nil, err
 	}
-	return descriptorFor(raw, mt, p), raw, cfgDesc.Digest.String(), nil
+	return descriptorFor(raw, mt, p), raw, nil
 }
 
 // putManifest pushes a manifest to a tag or digest reference.

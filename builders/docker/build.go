@@ -2,7 +2,9 @@ package docker
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,6 +92,7 @@ func (e *Engine) buildOne(ctx context.Context, req farm.NodeBuild, p ocispec.Pla
 		labels[k] = v
 	}
 	opts := client.ImageBuildOptions{
+		Tags:       []string{holdTag()},
 		Dockerfile: dockerfile, BuildArgs: args, Labels: labels, Target: req.Target, NoCache: req.NoCache,
 		Remove: true, ForceRemove: true, PullParent: req.Pull == "always" || req.Pull == "true",
 		Platforms: []ocispec.Platform{p}, Version: build.BuilderV1, AuthConfigs: auths, NetworkMode: req.Network,
@@ -109,6 +112,20 @@ func (e *Engine) buildOne(ctx context.Context, req farm.NodeBuild, p ocispec.Pla
 			req.Log(&p, line)
 		}
 	})
+}
+
+// holdRepo is the repository of the tags farm gives the images it builds
+// on docker nodes. Docker deletes an image when its last tag goes, so an
+// untagged result would vanish with the first push's temporary tag (and
+// `docker image prune` would take it too); each result therefore keeps a
+// tag of its own, unique to it, until farm prune or --cleanup removes it.
+const holdRepo = "localhost/farm-build"
+
+// holdTag returns a new, unique hold tag.
+func holdTag() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return holdRepo + ":" + hex.EncodeToString(b)
 }
 
 // buildKit reports whether the engine has BuildKit (API 1.39, Docker 18.09).
@@ -158,7 +175,7 @@ func readBuildStream(r io.Reader, log func(string)) (string, string, error) {
 			log(line)
 		}
 		if m.Error != "" {
-			return id, step, errors.New(m.Error)
+			return id, step, &farm.EngineError{Err: errors.New(m.Error)}
 		}
 	}
 	if partial != "" {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/farmbuild/farm/farm"
 )
 
 // BuildKit reports progress as "moby.buildkit.trace" messages whose aux is
@@ -65,7 +67,7 @@ func readBuildKitStream(r io.Reader, log func(string)) (string, string, error) {
 			}
 		}
 		if m.Error != "" {
-			return id, s.step, errors.New(m.Error)
+			return id, s.step, &farm.EngineError{Err: errors.New(m.Error)}
 		}
 	}
 	if id == "" {

@@ -16,8 +16,9 @@ import (
 )
 
 // Push tags the image as ref, pushes it with the credentials of that one
-// registry, and removes the tag again. Docker pushes docker media types;
-// farm's index handling converts where the index needs OCI ones.
+// registry, and removes the tag again (the image keeps its hold tag, so
+// it stays). Docker pushes docker media types; farm's index handling
+// converts where the index needs OCI ones.
 func (e *Engine) Push(ctx context.Context, imageID, ref string, o farm.PushOptions) error {
 	if _, err := e.api.ImageTag(ctx, client.ImageTagOptions{Source: imageID, Target: ref}); err != nil {
 		return fmt.Errorf("tagging on %s: %w", e.conn.Name, err)
@@ -70,11 +71,6 @@ func (e *Engine) Remove(ctx context.Context, imageIDs []string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Test is not supported on docker nodes yet.
-func (e *Engine) Test(context.Context, string, string, func(string)) (int, error) {
-	return 0, fmt.Errorf("--test is not supported on docker node %s yet: test on podman nodes", e.conn.Name)
 }
 
 // Existing returns those of the image IDs that are on the node.

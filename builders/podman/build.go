@@ -18,6 +18,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/domain/entities/types"
+	"github.com/containers/podman/v5/pkg/errorhandling"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	imagetypes "go.podman.io/image/v5/types"
 
@@ -88,7 +89,27 @@ func (e *Engine) buildOnce(ctx context.Context, req farm.NodeBuild) ([]string, [
 		}
 	})
 	opts.Out = tracker
-	_, err = images.Build(e.ctx(ctx), []string{req.Containerfile}, opts)
+	// When ctx ends on podman 5, the build's RUN processes are stopped
+	// before the stream closes: podman 5 forgets a build container the
+	// moment the client goes, while its running step goes on. What the
+	// build does after the client left, abandon stops.
+	bctx, disconnect := context.WithCancel(context.WithoutCancel(ctx))
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-ctx.Done():
+			if listErr == nil && e.major >= 5 {
+				e.stopRuns(before)
+			}
+			disconnect()
+		case <-bctx.Done():
+		}
+	}()
+	_, err = images.Build(e.ctx(bctx), []string{req.Containerfile}, opts)
+	disconnect()
+	<-stopped
+	err = engineReported(err)
 	tracker.Flush()
 	if ctx.Err() != nil {
 		err = ctx.Err()
@@ -97,6 +118,25 @@ func (e *Engine) buildOnce(ctx context.Context, req farm.NodeBuild) ([]string, [
 		}
 	}
 	return tracker.ids, tracker.steps, tracker.createdFor, err
+}
+
+// engineReported marks the errors the engine itself sent as
+// *farm.EngineError: an error record in the build stream (the bindings
+// return it as a plain errors.New of the engine's message) or an HTTP
+// error answer. Errors of the connection wrap their cause and stay as
+// they are.
+func engineReported(err error) error {
+	var answer *errorhandling.ErrorModel
+	if err == nil || (errors.Unwrap(err) != nil && !errors.As(err, &answer)) || isSentinel(err) {
+		return err
+	}
+	return &farm.EngineError{Err: err}
+}
+
+// isSentinel reports whether err is one of the bare errors a broken
+// stream can surface as.
+func isSentinel(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // byteSize renders a byte count in binary units.

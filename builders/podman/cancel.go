@@ -1,8 +1,11 @@
 package podman
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"strings"
 	"time"
 
@@ -36,6 +39,11 @@ func (e *Engine) buildContainers(ctx context.Context) (map[string]bool, error) {
 // once; this is repeated until no new container appears, then the images
 // the build created are removed. before are the containers that were
 // there when the build started; created are image IDs the build printed.
+//
+// Podman 5 (5.8.6 measured) goes on after the client left too, and starts
+// the next platform; it also forgets a build container the moment the
+// client goes while its RUN step goes on, so stopRuns ends that step
+// before the client leaves, and this loop catches the platforms after it.
 func (e *Engine) abandon(before map[string]bool, created []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -45,19 +53,12 @@ func (e *Engine) abandon(before map[string]bool, created []string) {
 		if err != nil {
 			break
 		}
-		var ours []string
-		for id := range now {
-			if !before[id] {
-				ours = append(ours, id)
-			}
-		}
+		ours := newContainers(before, now)
 		e.killRuns(ctx, ours)
 		removed := 0
 		for _, id := range ours {
-			{
-				if _, err := containers.Remove(e.ctx(ctx), id, new(containers.RemoveOptions).WithForce(true).WithIgnore(true)); err == nil {
-					removed++
-				}
+			if _, err := containers.Remove(e.ctx(ctx), id, new(containers.RemoveOptions).WithForce(true).WithIgnore(true)); err == nil {
+				removed++
 			}
 		}
 		if removed == 0 {
@@ -69,6 +70,51 @@ func (e *Engine) abandon(before map[string]bool, created []string) {
 	}
 	if len(created) > 0 {
 		_, _ = images.Remove(e.ctx(ctx), created, new(images.RemoveOptions).WithIgnore(true).WithForce(true))
+	}
+}
+
+// stopRuns kills the RUN processes of the build containers that are not
+// in before.
+func (e *Engine) stopRuns(before map[string]bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if now, err := e.buildContainers(ctx); err == nil {
+		e.killRuns(ctx, newContainers(before, now))
+	}
+}
+
+// newContainers returns the IDs in now that are not in before.
+func newContainers(before, now map[string]bool) []string {
+	var out []string
+	for id := range now {
+		if !before[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// containerLayer is what farm reads of a container in container storage.
+type containerLayer struct {
+	ID    string `json:"id"`
+	Layer string `json:"layer"`
+}
+
+// containerLayers reads one or more concatenated container-storage
+// container lists.
+func containerLayers(data []byte) ([]containerLayer, error) {
+	var all []containerLayer
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		var list []containerLayer
+		err := dec.Decode(&list)
+		if errors.Is(err, io.EOF) {
+			return all, nil
+		}
+		if err != nil {
+			return all, err
+		}
+		all = append(all, list...)
 	}
 }
 
@@ -86,15 +132,15 @@ func (e *Engine) killRuns(ctx context.Context, containerIDs []string) {
 	if len(containerIDs) == 0 || e.graphRoot == "" {
 		return
 	}
-	out, err := e.conn.Run(ctx, "cat "+shellQuote(e.graphRoot+"/overlay-containers/containers.json"))
+	// Newer container storage keeps build containers in
+	// volatile-containers.json, older in containers.json.
+	dir := e.graphRoot + "/overlay-containers/"
+	out, err := e.conn.Run(ctx, "cat "+shellQuote(dir+"containers.json")+" "+shellQuote(dir+"volatile-containers.json")+" 2>/dev/null; true")
 	if err != nil {
 		return
 	}
-	var list []struct {
-		ID    string `json:"id"`
-		Layer string `json:"layer"`
-	}
-	if json.Unmarshal(out, &list) != nil {
+	list, err := containerLayers(out)
+	if err != nil {
 		return
 	}
 	want := map[string]bool{}

@@ -32,6 +32,8 @@ type Engine struct {
 	// graphRoot is the node's image store, for finding a canceled build's
 	// processes.
 	graphRoot string
+	// major is the server's major version (0 until Info has run).
+	major uint64
 }
 
 // New connects podman's bindings to the engine behind conn. The bindings
@@ -84,7 +86,11 @@ func (e *Engine) Info(ctx context.Context) (farm.EngineInfo, error) {
 		out.Native = farm.PlatformFromEngine(info.Host.OS, info.Host.Arch, info.Host.Variant)
 		out.CPUs = info.Host.CPUs
 		out.MemoryBytes = info.Host.MemTotal
-		if v, err := semver.ParseTolerant(out.Version); err == nil && v.GTE(semver.Version{Major: 5, Minor: 6}) {
+		v, err := semver.ParseTolerant(out.Version)
+		if err == nil {
+			e.major = v.Major
+		}
+		if err == nil && v.GTE(semver.Version{Major: 5, Minor: 6}) {
 			out.EmulationReported = true
 			out.Emulated = parseEmulated(info.Host.OS, info.Host.EmulatedArchitectures)
 		}

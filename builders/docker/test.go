@@ -1,0 +1,82 @@
+package docker
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// Test runs cmd with /bin/sh -c in a new container of the image on the
+// node (under emulation when the image's architecture is not the node's)
+// and returns its exit code; log receives its output lines. The container
+// is removed. It runs on the engine's default network, or without one
+// where the engine has no default bridge.
+func (e *Engine) Test(ctx context.Context, imageID, cmd string, log func(string)) (int, error) {
+	id, err := e.createTest(ctx, imageID, cmd, "")
+	if cerrdefs.IsNotFound(err) {
+		id, err = e.createTest(ctx, imageID, cmd, "none")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("creating the test container on %s: %w", e.conn.Name, err)
+	}
+	defer func() {
+		_, _ = e.api.ContainerRemove(context.WithoutCancel(ctx), id, client.ContainerRemoveOptions{Force: true})
+	}()
+	if _, err := e.api.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		return 0, fmt.Errorf("starting the test container on %s: %w", e.conn.Name, err)
+	}
+	wait := e.api.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	var code int64
+	select {
+	case res := <-wait.Result:
+		code = res.StatusCode
+	case err := <-wait.Error:
+		return 0, fmt.Errorf("waiting for the test on %s: %w", e.conn.Name, err)
+	}
+	logs, err := e.api.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return int(code), fmt.Errorf("reading the test output on %s: %w", e.conn.Name, err)
+	}
+	defer logs.Close()
+	if err := forwardLines(logs, log); err != nil {
+		return int(code), fmt.Errorf("reading the test output on %s: %w", e.conn.Name, err)
+	}
+	return int(code), nil
+}
+
+func (e *Engine) createTest(ctx context.Context, imageID, cmd, network string) (string, error) {
+	res, err := e.api.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image: imageID, Entrypoint: []string{}, Cmd: []string{"/bin/sh", "-c", cmd},
+			Labels: map[string]string{"io.farm.test": "true"},
+		},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(network)},
+	})
+	return res.ID, err
+}
+
+// forwardLines demultiplexes a container log stream into lines.
+func forwardLines(r io.Reader, log func(string)) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			log(strings.TrimRight(sc.Text(), "\r"))
+		}
+		_, _ = io.Copy(io.Discard, pr)
+		done <- sc.Err()
+	}()
+	_, err := stdcopy.StdCopy(pw, pw, r)
+	pw.Close()
+	return errors.Join(err, <-done)
+}

@@ -1,0 +1,58 @@
+//go:build e2e
+
+package cmd
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestE2ELoginRegistry pushes to the registry that needs a login with the
+// credentials `podman login` stored, and checks that a push without them,
+// or with wrong ones, stops before any node is contacted: exit 2, one line
+// saying what to do, no build record.
+func TestE2ELoginRegistry(t *testing.T) {
+	buildFarmHome(t)
+	// podman login and farm share the default auth file under
+	// $XDG_RUNTIME_DIR; the test gets its own.
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	repo := "e2e-login-" + uniq()
+	ref := theFarm.authRegistry + "/" + repo + ":1"
+	dir := writeContext(t, archContainerfile)
+	args := []string{"build", "--platforms", "linux/amd64,linux/arm64", "--push", "--tls-verify=false", "-t", ref, dir}
+
+	_, errOut, err := farmCLI(t, args...)
+	if msg := OneLine(err); ExitCode(err) != exitUsage || !strings.Contains(msg, "needs a login") || !strings.Contains(msg, "podman login "+theFarm.authRegistry) {
+		t.Errorf("a push without credentials: exit %d, %q", ExitCode(err), msg)
+	}
+	if strings.Contains(errOut, "Build ") || strings.Contains(mustCLI(t, "history"), "e2e-login") {
+		t.Errorf("a usage error must not start a build record:\n%s", errOut)
+	}
+	_, _, err = farmCLI(t, append([]string{"--authfile", authFileFor(t, theFarm.authRegistry, theFarm.authUser, "wrong")}, args...)...)
+	if msg := OneLine(err); ExitCode(err) != exitUsage || !strings.Contains(msg, "refused the credentials of "+theFarm.authUser) {
+		t.Errorf("a push with wrong credentials: exit %d, %q", ExitCode(err), msg)
+	}
+	if out, err := exec.Command("skopeo", "list-tags", "--tls-verify=false", "--creds", theFarm.authUser+":"+theFarm.authPassword,
+		"docker://"+theFarm.authRegistry+"/"+repo).CombinedOutput(); err == nil || !strings.Contains(string(out), "404") {
+		t.Errorf("nothing may reach the registry before the credentials are right: %v %s", err, out)
+	}
+
+	login := exec.Command("podman", "login", "--tls-verify=false", "-u", theFarm.authUser, "--password-stdin", theFarm.authRegistry)
+	login.Stdin = strings.NewReader(theFarm.authPassword)
+	if out, err := login.CombinedOutput(); err != nil {
+		t.Fatalf("podman login: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "containers", "auth.json")); err != nil {
+		t.Fatalf("podman login stored its credentials elsewhere: %v", err)
+	}
+	if out, errOut, err := farmCLI(t, args...); err != nil {
+		t.Fatalf("a push with the credentials podman login stored: %v\n%s\n%s", err, out, errOut)
+	}
+	raw := run(t, "skopeo", "inspect", "--raw", "--tls-verify=false", "--creds", theFarm.authUser+":"+theFarm.authPassword, "docker://"+ref)
+	if !strings.Contains(raw, `"architecture":"arm64"`) || !strings.Contains(raw, `"architecture":"amd64"`) {
+		t.Errorf("pushed index: %s", raw)
+	}
+}

@@ -1,0 +1,67 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.podman.io/image/v5/docker"
+	"go.podman.io/image/v5/docker/reference"
+)
+
+// Preflight checks what can be checked of a build before any node is
+// contacted: every tag parses, a push names a registry, and every registry
+// pushed to answers and accepts the client's credentials. Each problem is
+// an ErrUsage error saying what to do.
+func Preflight(ctx context.Context, opts BuildOptions) error {
+	registries := []string{}
+	seen := map[string]bool{}
+	for _, t := range opts.Tags {
+		named, err := reference.ParseNormalizedNamed(t)
+		if err != nil {
+			return fmt.Errorf("%w: tag %q: %v: use [registry/]repository[:tag], in lowercase", ErrUsage, t, err)
+		}
+		if opts.Output != OutputPush {
+			continue
+		}
+		if !fullyQualified(t) {
+			return fmt.Errorf("%w: --push -t %s names no registry (it would go to %s): give the registry, as in registry.example/%s", ErrUsage, t, reference.Domain(named), reference.FamiliarName(named))
+		}
+		if r := reference.Domain(named); !seen[r] {
+			seen[r] = true
+			registries = append(registries, r)
+		}
+	}
+	for _, r := range registries {
+		if err := checkRegistry(ctx, r, opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRegistry asks the registry's /v2/ endpoint whether it takes the
+// client's credentials for it, and how it is spoken to.
+func checkRegistry(ctx context.Context, registry string, opts BuildOptions) error {
+	c, err := Credentials(opts.AuthFile, registry)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err = docker.CheckAuth(ctx, clientSystem(opts), c.Username, c.Password, registry)
+	var denied docker.ErrUnauthorizedForCredentials
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &denied) && c.Username == "":
+		return fmt.Errorf("%w: registry %s needs a login: run podman login %s (or pass --authfile)", ErrUsage, registry, registry)
+	case errors.As(err, &denied):
+		return fmt.Errorf("%w: registry %s refused the credentials of %s: log in again with podman login %s", ErrUsage, registry, c.Username, registry)
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("%w: registry %s speaks plain HTTP: add --tls-verify=false", ErrUsage, registry)
+	}
+	return fmt.Errorf("%w: cannot reach registry %s: %v", ErrUsage, registry, err)
+}
