@@ -3,7 +3,6 @@
 package cmd
 
 import (
-	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -230,15 +229,7 @@ func engineCtrlC(t *testing.T, e engineNode) {
 	marker := "start-" + uniq()
 	dir := writeContext(t, "FROM "+theFarm.registry+"/base\nRUN echo "+marker+" && sleep 30 && uname -m > /arch\n")
 	before := engineLeftovers(t, e)
-	cmd := exec.Command(filepath.Join(theFarm.repoRoot, "bin", "farm"), "build", "--network", "host", "--progress", "plain", "--platforms", "linux/amd64,linux/arm64", "-t", "x:1", dir)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
+	cmd, sc := startFarm(t, "build", "--network", "host", "--progress", "plain", "--platforms", "linux/amd64,linux/arm64", "-t", "x:1", dir)
 	var log []string
 	for sc.Scan() {
 		log = append(log, sc.Text())
@@ -252,7 +243,7 @@ func engineCtrlC(t *testing.T, e engineNode) {
 		}
 	}()
 	start := time.Now()
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
 		t.Errorf("Ctrl-C: %v, want exit %d\n%s", err, exitInterrupted, strings.Join(log, "\n"))
 	}
@@ -292,19 +283,11 @@ func engineNodeKilled(t *testing.T, e engineNode) {
 	pid := nodePID(t, e.name)
 	dest := filepath.Join(t.TempDir(), "layout")
 	meta := filepath.Join(t.TempDir(), "meta.json")
-	cmd := exec.Command(filepath.Join(theFarm.repoRoot, "bin", "farm"), "build", "--farm", "pair", "--network", "host", "--progress", "plain",
+	cmd, sc := startFarm(t, "build", "--farm", "pair", "--network", "host", "--progress", "plain",
 		"--platforms", "linux/amd64,linux/arm64", "--output", "type=oci,dest="+dest, "--metadata-file", meta, "-t", "x:1", dir)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	victim := regexp.MustCompile(`^\[(linux/[a-z0-9/]+)@` + e.name + `\] ` + marker + `$`)
 	var log []string
 	killed := ""
-	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
 		log = append(log, sc.Text())
 		if m := victim.FindStringSubmatch(sc.Text()); m != nil && killed == "" {
@@ -312,7 +295,7 @@ func engineNodeKilled(t *testing.T, e engineNode) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if killed == "" {
 		t.Fatalf("no RUN step started on %s:\n%s", e.name, strings.Join(log, "\n"))
 	}

@@ -143,6 +143,21 @@ func TestE2EBuildNodeKilledMidBuild(t *testing.T) {
 	}
 }
 
+// startFarm starts bin/farm (a separate process, so that it can be sent
+// signals) and returns it with a scanner over its standard error.
+func startFarm(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(theFarm.repoRoot, "bin", "farm"), args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewScanner(stderr)
+}
+
 // nodeLeftovers lists the build containers and images on the podman nodes.
 func nodeLeftovers(t *testing.T) []string {
 	t.Helper()
@@ -166,16 +181,8 @@ func TestE2EBuildCtrlCLeavesNothing(t *testing.T) {
 	buildFarmHome(t)
 	dir := writeContext(t, slowContainerfile("30"))
 	before := nodeLeftovers(t)
-	cmd := exec.Command(filepath.Join(theFarm.repoRoot, "bin", "farm"), "build", "--platforms", "linux/amd64,linux/arm64", "-t", "x:1", dir)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, sc := startFarm(t, "build", "--platforms", "linux/amd64,linux/arm64", "-t", "x:1", dir)
 	started := 0
-	sc := bufio.NewScanner(stderr)
 	var log []string
 	for sc.Scan() {
 		log = append(log, sc.Text())
@@ -194,7 +201,7 @@ func TestE2EBuildCtrlCLeavesNothing(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
 		t.Errorf("Ctrl-C: %v, want exit %d", err, exitInterrupted)
 	}

@@ -141,9 +141,9 @@ func TestIsImage(t *testing.T) {
 		id   string
 		want bool
 	}{
-		{cfg.String(), true},                 // podman, docker's classic store: the config digest
-		{cfg.Encoded(), true},                // without the algorithm
-		{d.String(), true},                   // docker's containerd store: the manifest digest
+		{cfg.String(), true},  // podman, docker's classic store: the config digest
+		{cfg.Encoded(), true}, // without the algorithm
+		{d.String(), true},    // docker's containerd store: the manifest digest
 		{digest.FromString("other").String(), false},
 		{"", false},
 	} {
