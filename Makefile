@@ -42,7 +42,7 @@ bench: build ## Benchmarks on the test farm, written to docs/benchmarks.md
 lint: docs-check ## gofmt, go vet, shellcheck, generated docs current
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed on: $$out"; exit 1; fi
-	shellcheck -x hack/*.sh hack/testfarm/check.sh .ci/run
+	shellcheck -x hack/*.sh hack/testfarm/*.sh .ci/run
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) vet -tags '$(TAGS) e2e' ./cmd
 

@@ -93,6 +93,10 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	if err != nil {
 		return err
 	}
+	bo.Logger = ro.logger
+	if err := farm.Preflight(ctx, bo); err != nil {
+		return err
+	}
 	farmName, conns, err := ro.store.FarmConnections(opts.farmName)
 	if err != nil {
 		return err
@@ -109,10 +113,6 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	bo.Local = func(ctx context.Context) (manifest.Puller, func(), error) {
 		e, err := local.get(ctx)
 		return e, func() {}, err
-	}
-	bo.Logger = ro.logger
-	if err := farm.Preflight(ctx, bo); err != nil {
-		return err
 	}
 	if opts.dryRun {
 		plan, err := farm.Plan(ctx, conns, ro.open, bo)

@@ -35,7 +35,8 @@ func TestE2ELoginRegistry(t *testing.T) {
 	if msg := OneLine(err); ExitCode(err) != exitUsage || !strings.Contains(msg, "refused the credentials of "+theFarm.authUser) {
 		t.Errorf("a push with wrong credentials: exit %d, %q", ExitCode(err), msg)
 	}
-	if out, err := exec.Command("skopeo", "list-tags", "--tls-verify=false", "--creds", theFarm.authUser+":"+theFarm.authPassword,
+	auth := authFileFor(t, theFarm.authRegistry, theFarm.authUser, theFarm.authPassword)
+	if out, err := exec.Command("skopeo", "list-tags", "--tls-verify=false", "--authfile", auth,
 		"docker://"+theFarm.authRegistry+"/"+repo).CombinedOutput(); err == nil || !strings.Contains(string(out), "404") {
 		t.Errorf("nothing may reach the registry before the credentials are right: %v %s", err, out)
 	}
@@ -51,7 +52,7 @@ func TestE2ELoginRegistry(t *testing.T) {
 	if out, errOut, err := farmCLI(t, args...); err != nil {
 		t.Fatalf("a push with the credentials podman login stored: %v\n%s\n%s", err, out, errOut)
 	}
-	raw := run(t, "skopeo", "inspect", "--raw", "--tls-verify=false", "--creds", theFarm.authUser+":"+theFarm.authPassword, "docker://"+ref)
+	raw := run(t, "skopeo", "inspect", "--raw", "--tls-verify=false", "--authfile", auth, "docker://"+ref)
 	if !strings.Contains(raw, `"architecture":"arm64"`) || !strings.Contains(raw, `"architecture":"amd64"`) {
 		t.Errorf("pushed index: %s", raw)
 	}

@@ -13,8 +13,9 @@ import (
 
 // Preflight checks what can be checked of a build before any node is
 // contacted: every tag parses, a push names a registry, and every registry
-// pushed to answers and accepts the client's credentials. Each problem is
-// an ErrUsage error saying what to do.
+// pushed to accepts the client's credentials and is spoken to as it
+// speaks. Each problem is an ErrUsage error saying what to do; a registry
+// that cannot be asked is only warned about.
 func Preflight(ctx context.Context, opts BuildOptions) error {
 	registries := []string{}
 	seen := map[string]bool{}
@@ -49,6 +50,9 @@ func checkRegistry(ctx context.Context, registry string, opts BuildOptions) erro
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
+	if c.IdentityToken != "" {
+		return fmt.Errorf("%w: the credentials for %s are an identity token, which farm cannot forward yet: log in with a username and password", ErrUsage, registry)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	err = docker.CheckAuth(ctx, clientSystem(opts), c.Username, c.Password, registry)
@@ -63,5 +67,11 @@ func checkRegistry(ctx context.Context, registry string, opts BuildOptions) erro
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return fmt.Errorf("%w: registry %s speaks plain HTTP: add --tls-verify=false", ErrUsage, registry)
 	}
-	return fmt.Errorf("%w: cannot reach registry %s: %v", ErrUsage, registry, err)
+	// A registry that is down now may be back by the time the images are
+	// built, and one behind a proxy may answer /v2/ oddly and still take
+	// pushes: the push itself decides (exit 4).
+	if opts.Logger != nil {
+		opts.Logger.Warn("could not check the registry before building", "registry", registry, "error", err)
+	}
+	return nil
 }

@@ -38,6 +38,16 @@ func writeAuthFile(t *testing.T, registry, user, pass string) string {
 	return path
 }
 
+func tokenAuthFile(t *testing.T, registry string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "auth.json")
+	data := `{"auths":{"` + registry + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("<token>:")) + `","identitytoken":"tok"}}}`
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestPreflight(t *testing.T) {
 	t.Setenv("REGISTRY_AUTH_FILE", "")
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
@@ -59,9 +69,11 @@ func TestPreflight(t *testing.T) {
 		{"no login", BuildOptions{Output: OutputPush, Tags: []string{locked + "/app:1"}, Instructions: Instructions{TLSVerify: &no}}, "needs a login: run podman login " + locked},
 		{"wrong login", BuildOptions{Output: OutputPush, Tags: []string{locked + "/app:1"}, Instructions: Instructions{TLSVerify: &no},
 			AuthFile: writeAuthFile(t, locked, "farm", "wrong")}, "refused the credentials of farm"},
+		{"identity token", BuildOptions{Output: OutputPush, Tags: []string{locked + "/app:1"}, Instructions: Instructions{TLSVerify: &no},
+			AuthFile: tokenAuthFile(t, locked)}, "identity token"},
 		{"right login", BuildOptions{Output: OutputPush, Tags: []string{locked + "/app:1"}, Instructions: Instructions{TLSVerify: &no},
 			AuthFile: writeAuthFile(t, locked, "farm", "right")}, ""},
-		{"unreachable", BuildOptions{Output: OutputPush, Tags: []string{"127.0.0.1:1/app:1"}, Instructions: Instructions{TLSVerify: &no}}, "cannot reach registry 127.0.0.1:1"},
+		{"unreachable: the push decides", BuildOptions{Output: OutputPush, Tags: []string{"127.0.0.1:1/app:1"}, Instructions: Instructions{TLSVerify: &no}}, ""},
 	} {
 		err := Preflight(context.Background(), tc.opts)
 		switch {

@@ -114,12 +114,12 @@ func manifestConfig(raw []byte) (ocispec.Descriptor, string, error) {
 // name an image by its config digest, docker's containerd image store by
 // its manifest digest; either must match exactly.
 func IsImage(raw []byte, d digest.Digest, id string) bool {
-	want := "sha256:" + strings.TrimPrefix(id, "sha256:")
-	if d.String() == want {
-		return true
-	}
 	cfg, _, err := manifestConfig(raw)
-	return err == nil && cfg.Digest.String() == want
+	if err != nil {
+		return false // an index, or no manifest at all
+	}
+	want := "sha256:" + strings.TrimPrefix(id, "sha256:")
+	return d.String() == want || cfg.Digest.String() == want
 }
 
 // descriptorFor describes a manifest for an index.

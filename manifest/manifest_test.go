@@ -151,7 +151,8 @@ func TestIsImage(t *testing.T) {
 			t.Errorf("IsImage(%q) = %v, want %v", tc.id, got, tc.want)
 		}
 	}
-	if IsImage([]byte(`{"manifests":[]}`), digest.FromString("x"), cfg.String()) {
-		t.Error("an index holds no config: it is not the image")
+	index := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"digest":"` + d.String() + `"}]}`)
+	if IsImage(index, digest.FromBytes(index), digest.FromBytes(index).String()) {
+		t.Error("an index is not an image, whatever its digest")
 	}
 }

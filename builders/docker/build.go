@@ -40,7 +40,8 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 	var out []farm.PlatformImage
 	var errs []error
 	for _, p := range req.Platforms {
-		id, step, err := e.buildOne(ctx, req, p, auths)
+		hold := holdTag()
+		id, step, err := e.buildOne(ctx, req, p, auths, hold)
 		if err == nil {
 			err = e.checkPlatform(ctx, id, p)
 			if errors.Is(err, errWrongPlatform) && !req.NoCache {
@@ -48,9 +49,12 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 				if req.Log != nil {
 					req.Log(&p, "docker's layer cache gave an image of the wrong platform: building "+farm.FormatPlatform(p)+" again without the cache")
 				}
+				// The wrong image loses farm's tag (and goes, if that was its last).
+				_, _ = e.api.ImageRemove(ctx, hold, client.ImageRemoveOptions{})
 				single := req
 				single.NoCache = true
-				if id, step, err = e.buildOne(ctx, single, p, auths); err == nil {
+				hold = holdTag()
+				if id, step, err = e.buildOne(ctx, single, p, auths, hold); err == nil {
 					err = e.checkPlatform(ctx, id, p)
 				}
 			}
@@ -75,8 +79,9 @@ func (e *Engine) failAll(req farm.NodeBuild, err error) error {
 	return errors.Join(errs...)
 }
 
-// buildOne runs one classic build and returns the image ID and the last step.
-func (e *Engine) buildOne(ctx context.Context, req farm.NodeBuild, p ocispec.Platform, auths map[string]registry.AuthConfig) (string, string, error) {
+// buildOne runs one build, tagging its result hold, and returns the image
+// ID and the last step.
+func (e *Engine) buildOne(ctx context.Context, req farm.NodeBuild, p ocispec.Platform, auths map[string]registry.AuthConfig, hold string) (string, string, error) {
 	body, dockerfile, err := contextTar(req.ContextDir, req.Containerfile, req.Excludes)
 	if err != nil {
 		return "", "", err
@@ -92,7 +97,7 @@ func (e *Engine) buildOne(ctx context.Context, req farm.NodeBuild, p ocispec.Pla
 		labels[k] = v
 	}
 	opts := client.ImageBuildOptions{
-		Tags:       []string{holdTag()},
+		Tags:       []string{hold},
 		Dockerfile: dockerfile, BuildArgs: args, Labels: labels, Target: req.Target, NoCache: req.NoCache,
 		Remove: true, ForceRemove: true, PullParent: req.Pull == "always" || req.Pull == "true",
 		Platforms: []ocispec.Platform{p}, Version: build.BuilderV1, AuthConfigs: auths, NetworkMode: req.Network,

@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -17,16 +16,18 @@ import (
 // Test runs cmd with /bin/sh -c in a new container of the image on the
 // node (under emulation when the image's architecture is not the node's)
 // and returns its exit code; log receives its output lines. The container
-// is removed. It runs on the engine's default network, or without one
-// where the engine has no default bridge.
+// is removed. It runs on the engine's default network.
 func (e *Engine) Test(ctx context.Context, imageID, cmd string, log func(string)) (int, error) {
-	id, err := e.createTest(ctx, imageID, cmd, "")
-	if cerrdefs.IsNotFound(err) {
-		id, err = e.createTest(ctx, imageID, cmd, "none")
-	}
+	res, err := e.api.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image: imageID, Entrypoint: []string{}, Cmd: []string{"/bin/sh", "-c", cmd},
+			Labels: map[string]string{"io.farm.test": "true"},
+		},
+	})
 	if err != nil {
 		return 0, fmt.Errorf("creating the test container on %s: %w", e.conn.Name, err)
 	}
+	id := res.ID
 	defer func() {
 		_, _ = e.api.ContainerRemove(context.WithoutCancel(ctx), id, client.ContainerRemoveOptions{Force: true})
 	}()
@@ -50,17 +51,6 @@ func (e *Engine) Test(ctx context.Context, imageID, cmd string, log func(string)
 		return int(code), fmt.Errorf("reading the test output on %s: %w", e.conn.Name, err)
 	}
 	return int(code), nil
-}
-
-func (e *Engine) createTest(ctx context.Context, imageID, cmd, network string) (string, error) {
-	res, err := e.api.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Config: &container.Config{
-			Image: imageID, Entrypoint: []string{}, Cmd: []string{"/bin/sh", "-c", cmd},
-			Labels: map[string]string{"io.farm.test": "true"},
-		},
-		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(network)},
-	})
-	return res.ID, err
 }
 
 // forwardLines demultiplexes a container log stream into lines.

@@ -59,6 +59,9 @@ setup_binfmt() {
 			echo -1 >"$entry"
 		fi
 		log "registering the $e emulator with binfmt_misc"
+		# Import Debian's format first: qemu-user-static's own import may
+		# have been skipped (service starts suppressed, containers).
+		update-binfmts --import "$e" >/dev/null 2>&1 || true
 		update-binfmts --enable "$e" >/dev/null 2>&1 || true
 		binfmt_ok "$e" || failed+=("$e")
 	done

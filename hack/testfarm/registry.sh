@@ -5,6 +5,7 @@
 #   authreg   needs a login (htpasswd): user "farm", password in
 #             $DIR/authreg/password, made once at random
 
+# shellcheck disable=SC2034 # used by testfarm.sh
 REGISTRIES=(registry authreg)
 REG_PORT_FIRST_authreg=42600
 
@@ -30,11 +31,10 @@ reg_auth_config() {
 	local d
 	d=$(reg_dir authreg)
 	if [[ ! -s $d/password ]]; then
-		head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$d/password"
-		chmod 0600 "$d/password"
+		(umask 077 && head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$d/password")
 	fi
 	[[ -s $d/htpasswd ]] ||
-		htpasswd -Bbn "$AUTHREG_USER" "$(authreg_password)" >"$d/htpasswd" ||
+		htpasswd -Bin "$AUTHREG_USER" <"$d/password" >"$d/htpasswd" ||
 		die "htpasswd failed (is apache2-utils installed?)"
 	cat <<EOF
 auth:
