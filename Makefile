@@ -33,8 +33,8 @@ farm-stop: ## Stop the local test farm
 	hack/testfarm.sh stop
 
 fuzz: ## Run each fuzz target for a while
-	for f in FuzzParsePlatform FuzzParseDestination FuzzParseBinfmt; do \
-		$(GO) test -tags '$(TAGS)' ./farm -run '^$$' -fuzz "^$$f$$" -fuzztime 30s || exit 1; done
+	for t in platform:FuzzParsePlatform platform:FuzzParseBinfmt transport:FuzzParseDestination; do \
+		$(GO) test -tags '$(TAGS)' ./$${t%%:*} -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime 30s || exit 1; done
 
 bench: build ## Benchmarks on the test farm, written to docs/benchmarks.md
 	hack/bench.sh

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/platform"
 )
 
 // toFarm maps the flags to the library's options.
@@ -19,7 +20,7 @@ func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.Build
 		Timeout: opts.timeout, AllowPartial: opts.allowPartial, Tests: opts.tests, PinBase: opts.pinBase,
 	}
 	if opts.platforms != "" {
-		ps, err := farm.ParsePlatforms(opts.platforms)
+		ps, err := platform.ParseList(opts.platforms)
 		if err != nil {
 			return bo, err
 		}

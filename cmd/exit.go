@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // Exit codes. They are documented in docs/exit-codes.md; scripts rely on them.
@@ -44,22 +44,22 @@ func ExitCode(err error) int {
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.As(err, &u),
-		errors.Is(err, farm.ErrNotFound),
-		errors.Is(err, farm.ErrExists),
-		errors.Is(err, farm.ErrReadOnly),
-		errors.Is(err, farm.ErrInvalidDestination),
-		errors.Is(err, farm.ErrInvalidPlatform),
-		errors.Is(err, farm.ErrUsage):
+		errors.Is(err, errdefs.ErrNotFound),
+		errors.Is(err, errdefs.ErrExists),
+		errors.Is(err, errdefs.ErrReadOnly),
+		errors.Is(err, errdefs.ErrInvalidDestination),
+		errors.Is(err, errdefs.ErrInvalidPlatform),
+		errors.Is(err, errdefs.ErrUsage):
 		return exitUsage
-	case errors.Is(err, farm.ErrNodeDown), errors.Is(err, farm.ErrHostKey), errors.Is(err, farm.ErrNoConnections), errors.Is(err, farm.ErrNoCapableNode):
+	case errors.Is(err, errdefs.ErrNodeDown), errors.Is(err, errdefs.ErrHostKey), errors.Is(err, errdefs.ErrNoConnections), errors.Is(err, errdefs.ErrNoCapableNode):
 		// Before build errors: a platform that failed because its node
 		// died and no other could take it is an infrastructure failure.
 		return exitInfra
-	case errors.As(err, new(*farm.BuildError)):
+	case errors.As(err, new(*errdefs.BuildError)):
 		return exitFailure
-	case errors.Is(err, farm.ErrTestFailed):
+	case errors.Is(err, errdefs.ErrTestFailed):
 		return exitTest
-	case errors.Is(err, farm.ErrOutput):
+	case errors.Is(err, errdefs.ErrOutput):
 		return exitOutput
 	default:
 		return exitFailure

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/platform"
 )
 
 func openRecords(ro *rootOptions) (*farm.Records, error) {
@@ -216,11 +217,11 @@ func runLogs(ctx context.Context, ro *rootOptions, opts *logsOptions, id string,
 		return err
 	}
 	if opts.platform != "" {
-		p, err := farm.ParsePlatform(opts.platform)
+		p, err := platform.Parse(opts.platform)
 		if err != nil {
 			return err
 		}
-		return copyLog(ctx, rec, b.ID, farm.FormatPlatform(p), opts.follow, w)
+		return copyLog(ctx, rec, b.ID, platform.Format(p), opts.follow, w)
 	}
 	if len(b.Platforms) == 0 && b.Result == "running" && !opts.follow {
 		return fmt.Errorf("build %s is still running: use --follow with --platform to watch one platform", b.ID)

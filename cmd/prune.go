@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/farm"
 )
 
@@ -44,7 +45,7 @@ func runPrune(ctx context.Context, ro *rootOptions, opts *pruneOptions, cmd *cob
 		return err
 	}
 	if len(conns) == 0 {
-		return fmt.Errorf("%w: add one with farm connection add NAME ssh://user@host", farm.ErrNoConnections)
+		return fmt.Errorf("%w: add one with farm connection add NAME ssh://user@host", errdefs.ErrNoConnections)
 	}
 	po := farm.PruneOptions{DryRun: opts.dryRun, Logger: ro.logger}
 	rec, err := openRecords(ro)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/farm"
 )
 
@@ -47,9 +48,9 @@ func runStatus(ctx context.Context, ro *rootOptions, opts *statusOptions, cmd *c
 	}
 	if len(conns) == 0 {
 		if name != "" {
-			return fmt.Errorf("farm %q has no connections: add some with farm update %s --add NAME: %w", name, name, farm.ErrNoConnections)
+			return fmt.Errorf("farm %q has no connections: add some with farm update %s --add NAME: %w", name, name, errdefs.ErrNoConnections)
 		}
-		return fmt.Errorf("%w: add one with farm connection add NAME ssh://user@host", farm.ErrNoConnections)
+		return fmt.Errorf("%w: add one with farm connection add NAME ssh://user@host", errdefs.ErrNoConnections)
 	}
 	nodes, statusErr := farm.Status(ctx, conns, ro.open, farm.StatusOptions{Timeout: opts.timeout, Logger: ro.logger})
 	if opts.format == "json" {
@@ -69,7 +70,7 @@ func runStatus(ctx context.Context, ro *rootOptions, opts *statusOptions, cmd *c
 				down = append(down, n.Name)
 			}
 		}
-		return fmt.Errorf("%d of %d nodes down (%s): %w", len(down), len(nodes), strings.Join(down, ", "), farm.ErrNodeDown)
+		return fmt.Errorf("%d of %d nodes down (%s): %w", len(down), len(nodes), strings.Join(down, ", "), errdefs.ErrNodeDown)
 	}
 	return nil
 }

@@ -9,13 +9,15 @@ import (
 	"path/filepath"
 	"sync"
 
-	"go.podman.io/image/v5/types"
 	"time"
+
+	"go.podman.io/image/v5/types"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/manifest"
-	"github.com/farmbuild/farm/schedule"
+	"github.com/farmbuild/farm/platform"
 )
 
 // OutputKind says where the multi-arch result goes.
@@ -130,7 +132,7 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 	}
 	defer closeNodes(nodes)
 	for _, j := range plan.Jobs {
-		log.Info("scheduled", "platform", schedule.Format(j.Platform), "node", j.Node, "why", j.Reason)
+		log.Info("scheduled", "platform", platform.Format(j.Platform), "node", j.Node, "why", j.Reason)
 	}
 	tmp, err := os.MkdirTemp("", "farm-build-")
 	if err != nil {
@@ -202,7 +204,7 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 	d.events.emit(Event{Type: "phase", Phase: "storing", Output: outputName(opts.Output)})
 	res.Index, err = deliver(ctx, images, built, opts, d.events)
 	if err != nil {
-		return res, fmt.Errorf("%w: %w", ErrOutput, err)
+		return res, fmt.Errorf("%w: %w", errdefs.ErrOutput, err)
 	}
 	k := 0
 	for i := range res.Platforms {
@@ -218,7 +220,7 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 func prepare(opts *BuildOptions) (NodeBuild, error) {
 	st, err := os.Stat(opts.ContextDir)
 	if err != nil || !st.IsDir() {
-		return NodeBuild{}, fmt.Errorf("%w: build context %q is not a directory", ErrUsage, opts.ContextDir)
+		return NodeBuild{}, fmt.Errorf("%w: build context %q is not a directory", errdefs.ErrUsage, opts.ContextDir)
 	}
 	cf := opts.Containerfile
 	if cf == "" {
@@ -229,18 +231,18 @@ func prepare(opts *BuildOptions) (NodeBuild, error) {
 			}
 		}
 		if cf == "" {
-			return NodeBuild{}, fmt.Errorf("%w: no Containerfile or Dockerfile in %s: add one or pass -f FILE", ErrUsage, opts.ContextDir)
+			return NodeBuild{}, fmt.Errorf("%w: no Containerfile or Dockerfile in %s: add one or pass -f FILE", errdefs.ErrUsage, opts.ContextDir)
 		}
 	} else if _, err := os.Stat(cf); err != nil {
-		return NodeBuild{}, fmt.Errorf("%w: Containerfile %s: %v", ErrUsage, cf, errors.Unwrap(err))
+		return NodeBuild{}, fmt.Errorf("%w: Containerfile %s: %v", errdefs.ErrUsage, cf, errors.Unwrap(err))
 	}
 	if opts.Output != OutputOCI && len(opts.Tags) == 0 {
-		return NodeBuild{}, fmt.Errorf("%w: name the result with -t (a local manifest list, or the registry reference with --push)", ErrUsage)
+		return NodeBuild{}, fmt.Errorf("%w: name the result with -t (a local manifest list, or the registry reference with --push)", errdefs.ErrUsage)
 	}
 	req := NodeBuild{ContextDir: opts.ContextDir, Containerfile: cf, Instructions: opts.Instructions}
 	if opts.IgnoreFile != "" {
 		if req.Excludes, err = ReadIgnoreFile(opts.IgnoreFile); err != nil {
-			return NodeBuild{}, fmt.Errorf("%w: --ignorefile: %v", ErrUsage, err)
+			return NodeBuild{}, fmt.Errorf("%w: --ignorefile: %v", errdefs.ErrUsage, err)
 		}
 	}
 	return req, nil
@@ -263,7 +265,7 @@ func joinFailuresFirst(errs []error) error {
 	for _, e := range errs {
 		switch {
 		case e == nil:
-		case errors.Is(e, ErrCanceled):
+		case errors.Is(e, errdefs.ErrCanceled):
 			canceled = append(canceled, e)
 		default:
 			failed = append(failed, e)
@@ -285,22 +287,22 @@ func runTests(ctx context.Context, images []manifest.Image, nodes []*Node, tests
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			platform := schedule.Format(img.Platform)
+			plat := platform.Format(img.Platform)
 			for _, cmd := range tests {
-				events.emit(Event{Type: "phase", Phase: "testing", Platform: platform, Node: img.Node, Line: cmd})
+				events.emit(Event{Type: "phase", Phase: "testing", Platform: plat, Node: img.Node, Line: cmd})
 				code, err := nodes[i].Builder.Test(ctx, img.ImageID, cmd, func(line string) {
-					events.emit(Event{Type: "log", Platform: platform, Node: img.Node, Line: "[test] " + line})
+					events.emit(Event{Type: "log", Platform: plat, Node: img.Node, Line: "[test] " + line})
 				})
 				if err == nil && code != 0 {
 					err = fmt.Errorf("exit status %d", code)
 				}
 				if err != nil {
-					errs[i] = fmt.Errorf("%w on %s (built on %s): %q: %w", ErrTestFailed, platform, img.Node, cmd, err)
-					events.emit(Event{Type: "phase", Phase: "test-failed", Platform: platform, Node: img.Node, Error: errs[i].Error()})
+					errs[i] = fmt.Errorf("%w on %s (built on %s): %q: %w", errdefs.ErrTestFailed, plat, img.Node, cmd, err)
+					events.emit(Event{Type: "phase", Phase: "test-failed", Platform: plat, Node: img.Node, Error: errs[i].Error()})
 					return
 				}
 			}
-			events.emit(Event{Type: "phase", Phase: "tested", Platform: platform, Node: img.Node})
+			events.emit(Event{Type: "phase", Phase: "tested", Platform: plat, Node: img.Node})
 		}()
 	}
 	wg.Wait()

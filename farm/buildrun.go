@@ -13,7 +13,9 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/manifest"
+	"github.com/farmbuild/farm/platform"
 	"github.com/farmbuild/farm/schedule"
 )
 
@@ -54,7 +56,7 @@ func runPlan(ctx context.Context, plan schedule.Plan, nodes []*Node, req NodeBui
 	n := len(plan.Jobs)
 	d.jobs, d.errs, d.images, d.built = make([]PlatformResult, n), make([]error, n), make([]manifest.Image, n), make([]*Node, n)
 	for i, j := range plan.Jobs {
-		d.jobs[i] = PlatformResult{Platform: schedule.Format(j.Platform), platform: j.Platform}
+		d.jobs[i] = PlatformResult{Platform: platform.Format(j.Platform), platform: j.Platform}
 		d.events.emit(Event{Type: "phase", Phase: "queued", Platform: d.jobs[i].Platform, Node: j.Node, Emulated: j.Emulated})
 	}
 	d.dispatchPlan(plan, allJobs(n))
@@ -118,7 +120,7 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 	r.Log = func(p *ocispec.Platform, line string) {
 		ev := Event{Type: "log", Node: n.Name, Line: line}
 		if p != nil {
-			ev.Platform = schedule.Format(*p)
+			ev.Platform = platform.Format(*p)
 			timer.saw(ev.Platform + "@" + n.Name)
 		}
 		ev.Step, ev.Steps = stepOf(line)
@@ -146,7 +148,7 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 	for _, i := range jobs {
 		d.jobs[i].Duration = timer.took(d.jobs[i].Platform+"@"+n.Name, time.Since(start))
 		for _, b := range built {
-			if schedule.Format(b.Platform) == d.jobs[i].Platform {
+			if platform.Format(b.Platform) == d.jobs[i].Platform {
 				d.jobs[i].ImageID, d.images[i], d.built[i] = b.ImageID, imageOf(n, b, d.opts, d.events), n
 				d.jobs[i].intermediate = b.Intermediate
 			}
@@ -166,7 +168,7 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 		d.fail(failed, n, fmt.Errorf("did not finish within --timeout %s per platform", d.opts.Timeout))
 		d.stopOthers()
 	case d.bctx.Err() != nil:
-		d.fail(failed, n, ErrCanceled)
+		d.fail(failed, n, errdefs.ErrCanceled)
 	case n.Ping(d.ctx) != nil:
 		d.opts.Logger.Warn("node went down during the build: scheduling its platforms elsewhere", "node", n.Name, "error", err)
 		d.retry(append(failed, d.markDead(n)...), n, err, true)
@@ -187,7 +189,7 @@ func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 	var again []int
 	for _, i := range jobs {
 		if d.jobs[i].Attempts >= maxAttempts {
-			d.setErr(i, &BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: fmt.Errorf("%w: gave up after %d attempts: %w", ErrNodeDown, d.jobs[i].Attempts, cause)})
+			d.setErr(i, &errdefs.BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: fmt.Errorf("%w: gave up after %d attempts: %w", errdefs.ErrNodeDown, d.jobs[i].Attempts, cause)})
 			continue
 		}
 		again = append(again, i)
@@ -206,7 +208,7 @@ func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 	if !elsewhere {
 		select {
 		case <-d.bctx.Done():
-			d.fail(again, n, ErrCanceled)
+			d.fail(again, n, errdefs.ErrCanceled)
 			return
 		case <-time.After(2 * time.Second):
 		}
@@ -227,7 +229,7 @@ func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 	plan, err := schedule.Assign(want, facts)
 	if err != nil {
 		for _, i := range again {
-			d.setErr(i, &BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: fmt.Errorf("%w, and no other node can build it: %w", cause, ErrNoCapableNode)})
+			d.setErr(i, &errdefs.BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: fmt.Errorf("%w, and no other node can build it: %w", cause, errdefs.ErrNoCapableNode)})
 		}
 		d.stopOthers()
 		return
@@ -271,7 +273,7 @@ func (d *dispatcher) recheck() {
 
 func (d *dispatcher) fail(jobs []int, n *Node, err error) {
 	for _, i := range jobs {
-		d.setErr(i, &BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: err})
+		d.setErr(i, &errdefs.BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: err})
 	}
 }
 
@@ -280,7 +282,7 @@ func (d *dispatcher) setErr(i int, err error) {
 	defer d.mu.Unlock()
 	d.errs[i], d.jobs[i].Error = err, err.Error()
 	phase := "failed"
-	if errors.Is(err, ErrCanceled) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, errdefs.ErrCanceled) || errors.Is(err, context.Canceled) {
 		phase = "canceled"
 	}
 	d.events.emit(Event{Type: "phase", Phase: phase, Platform: d.jobs[i].Platform, Node: d.jobs[i].Node, Emulated: d.jobs[i].Emulated, Error: err.Error()})
@@ -295,25 +297,25 @@ func (d *dispatcher) stopOthers() {
 
 // platformError picks the *BuildError for one platform out of a node's
 // joined errors, or wraps the node's error.
-func platformError(err error, platform, node string) error {
+func platformError(err error, plat, node string) error {
 	var joined interface{ Unwrap() []error }
 	list := []error{err}
 	if errors.As(err, &joined) {
 		list = joined.Unwrap()
 	}
 	for _, e := range list {
-		var be *BuildError
-		if errors.As(e, &be) && be.Platform == platform {
+		var be *errdefs.BuildError
+		if errors.As(e, &be) && be.Platform == plat {
 			return be
 		}
 	}
-	return &BuildError{Platform: platform, Node: node, Err: err}
+	return &errdefs.BuildError{Platform: plat, Node: node, Err: err}
 }
 
 // imageOf describes a built image for the manifest package, with the
 // node operations it needs.
 func imageOf(n *Node, b PlatformImage, opts BuildOptions, events *emitter) manifest.Image {
-	platform := schedule.Format(b.Platform)
+	plat := platform.Format(b.Platform)
 	return manifest.Image{
 		Platform: b.Platform, Node: n.Name, ImageID: b.ImageID,
 		Export: func(ctx context.Context, w io.Writer) error {
@@ -322,15 +324,15 @@ func imageOf(n *Node, b PlatformImage, opts BuildOptions, events *emitter) manif
 				if final {
 					phase = "fetched"
 				}
-				events.emit(Event{Type: "phase", Phase: phase, Platform: platform, Node: n.Name, Bytes: bytes, Rate: rate})
+				events.emit(Event{Type: "phase", Phase: phase, Platform: plat, Node: n.Name, Bytes: bytes, Rate: rate})
 			}, start: time.Now()}
 			err := n.Builder.Export(ctx, b.ImageID, cw)
 			cw.finish()
 			return err
 		},
 		Push: func(ctx context.Context, ref string) error {
-			events.emit(Event{Type: "phase", Phase: "pushing", Platform: platform, Node: n.Name, Line: ref})
-			defer events.emit(Event{Type: "phase", Phase: "pushed", Platform: platform, Node: n.Name, Line: ref})
+			events.emit(Event{Type: "phase", Phase: "pushing", Platform: plat, Node: n.Name, Line: ref})
+			defer events.emit(Event{Type: "phase", Phase: "pushed", Platform: plat, Node: n.Name, Line: ref})
 			po := PushOptions{TLSVerify: opts.TLSVerify, Format: opts.Format}
 			if named, err := reference.ParseNormalizedNamed(ref); err == nil {
 				c, err := Credentials(opts.AuthFile, reference.Domain(named))

@@ -6,6 +6,8 @@ import (
 	"sort"
 
 	"go.podman.io/common/pkg/config"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // Connection is a named system connection, as podman stores it.
@@ -80,7 +82,7 @@ func (s Store) Connection(name string) (Connection, error) {
 			return c, nil
 		}
 	}
-	return Connection{}, fmt.Errorf("connection %q: %w: see farm connection list", name, ErrNotFound)
+	return Connection{}, fmt.Errorf("connection %q: %w: see farm connection list", name, errdefs.ErrNotFound)
 }
 
 // AddConnection stores a new connection. The first connection, or one added
@@ -94,7 +96,7 @@ func (Store) AddConnection(c Connection, makeDefault bool) error {
 	}
 	return config.EditConnectionConfig(func(f *config.ConnectionsFile) error {
 		if _, ok := f.Connection.Connections[c.Name]; ok {
-			return fmt.Errorf("connection %q %w: remove it first or choose another name", c.Name, ErrExists)
+			return fmt.Errorf("connection %q %w: remove it first or choose another name", c.Name, errdefs.ErrExists)
 		}
 		if f.Connection.Connections == nil {
 			f.Connection.Connections = map[string]config.Destination{}
@@ -149,7 +151,7 @@ func renameConnection(from, to string) error {
 			return err
 		}
 		if _, ok := f.Connection.Connections[to]; ok {
-			return fmt.Errorf("connection %q %w: remove it first or choose another name", to, ErrExists)
+			return fmt.Errorf("connection %q %w: remove it first or choose another name", to, errdefs.ErrExists)
 		}
 		f.Connection.Connections[to] = f.Connection.Connections[from]
 		delete(f.Connection.Connections, from)
@@ -175,10 +177,10 @@ func mustOwnConnection(f *config.ConnectionsFile, name string) error {
 	}
 	if cfg, err := loadContainersConf(); err == nil {
 		if _, ok := cfg.Engine.ServiceDestinations[name]; ok {
-			return fmt.Errorf("connection %q is defined in containers.conf: %w: edit containers.conf, or add it again with farm connection add (farms can only hold connections of podman-connections.json)", name, ErrReadOnly)
+			return fmt.Errorf("connection %q is defined in containers.conf: %w: edit containers.conf, or add it again with farm connection add (farms can only hold connections of podman-connections.json)", name, errdefs.ErrReadOnly)
 		}
 	}
-	return fmt.Errorf("connection %q: %w: see farm connection list", name, ErrNotFound)
+	return fmt.Errorf("connection %q: %w: see farm connection list", name, errdefs.ErrNotFound)
 }
 
 // checkName rejects names that would be awkward in files and on the command line.

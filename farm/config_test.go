@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // isolate points podman's configuration at a fresh directory and returns
@@ -55,10 +57,10 @@ uri = "ssh://old/x.sock"
 	must(t, s.AddConnection(Connection{Name: "b", URI: "ssh://root@b:22/run/podman/podman.sock", Identity: "/k"}, false))
 	must(t, s.AddConnection(Connection{Name: "a", URI: "unix:///run/a.sock"}, false))
 	must(t, s.AddConnection(Connection{Name: "shadowed", URI: "ssh://new/x.sock"}, false))
-	if err := s.AddConnection(Connection{Name: "a", URI: "unix:///x"}, false); !errors.Is(err, ErrExists) {
+	if err := s.AddConnection(Connection{Name: "a", URI: "unix:///x"}, false); !errors.Is(err, errdefs.ErrExists) {
 		t.Fatalf("duplicate add: %v", err)
 	}
-	if err := s.AddConnection(Connection{Name: "bad", URI: "tcp://x"}, false); !errors.Is(err, ErrInvalidDestination) {
+	if err := s.AddConnection(Connection{Name: "bad", URI: "tcp://x"}, false); !errors.Is(err, errdefs.ErrInvalidDestination) {
 		t.Fatalf("bad URI: %v", err)
 	}
 	if err := s.AddConnection(Connection{Name: "a/b", URI: "unix:///x"}, false); err == nil {
@@ -106,7 +108,7 @@ uri = "ssh://old/x.sock"
 	if !c.Default {
 		t.Errorf("--default not honoured")
 	}
-	if _, err := s.Connection("nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Connection("nope"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("missing connection: %v", err)
 	}
 }
@@ -129,10 +131,10 @@ func TestStoreRemoveAndRename(t *testing.T) {
 	if strings.Join(farms[0].Connections, ",") != "a2,b" {
 		t.Errorf("rename not applied to farm: %+v", farms)
 	}
-	if err := s.RenameConnection("b", "a2"); !errors.Is(err, ErrExists) {
+	if err := s.RenameConnection("b", "a2"); !errors.Is(err, errdefs.ErrExists) {
 		t.Errorf("rename onto existing: %v", err)
 	}
-	if err := s.RenameConnection("zz", "y"); !errors.Is(err, ErrNotFound) {
+	if err := s.RenameConnection("zz", "y"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("rename missing: %v", err)
 	}
 	if err := s.RemoveConnection("legacy"); err == nil || !strings.Contains(err.Error(), "containers.conf") {
@@ -152,7 +154,7 @@ func TestStoreRemoveAndRename(t *testing.T) {
 			t.Errorf("default not cleared after removing it: %+v", c)
 		}
 	}
-	if err := s.RemoveConnection("a2"); !errors.Is(err, ErrNotFound) {
+	if err := s.RemoveConnection("a2"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("removing twice: %v", err)
 	}
 }
@@ -180,10 +182,10 @@ conffarm = ["legacy"]
 	must(t, s.CreateFarm("one", []string{"a", "a"}))
 	must(t, s.CreateFarm("two", []string{"a", "b"}))
 	must(t, s.CreateFarm("empty", nil))
-	if err := s.CreateFarm("one", nil); !errors.Is(err, ErrExists) {
+	if err := s.CreateFarm("one", nil); !errors.Is(err, errdefs.ErrExists) {
 		t.Errorf("duplicate farm: %v", err)
 	}
-	if err := s.CreateFarm("x", []string{"nope"}); !errors.Is(err, ErrNotFound) {
+	if err := s.CreateFarm("x", []string{"nope"}); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("farm with unknown connection: %v", err)
 	}
 	if err := s.CreateFarm("x", []string{"legacy"}); err == nil || !strings.Contains(err.Error(), "containers.conf") {
@@ -207,17 +209,17 @@ conffarm = ["legacy"]
 	if connNames(conns) != "a,b" {
 		t.Errorf("farm two: %s", connNames(conns))
 	}
-	if _, _, err := s.FarmConnections("nope"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.FarmConnections("nope"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("unknown farm: %v", err)
 	}
 
 	yes, no := true, false
 	must(t, s.UpdateFarm("two", FarmUpdate{Remove: []string{"a"}, Default: &yes}))
 	must(t, s.UpdateFarm("empty", FarmUpdate{Add: []string{"a", "b"}}))
-	if err := s.UpdateFarm("two", FarmUpdate{Remove: []string{"a"}}); !errors.Is(err, ErrNotFound) {
+	if err := s.UpdateFarm("two", FarmUpdate{Remove: []string{"a"}}); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("removing a connection not in the farm: %v", err)
 	}
-	if err := s.UpdateFarm("nope", FarmUpdate{Default: &yes}); !errors.Is(err, ErrNotFound) {
+	if err := s.UpdateFarm("nope", FarmUpdate{Default: &yes}); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("updating unknown farm: %v", err)
 	}
 	name, conns, err = s.FarmConnections("")
@@ -235,7 +237,7 @@ conffarm = ["legacy"]
 		}
 	}
 	must(t, s.UpdateFarm("empty", FarmUpdate{Default: &no}))
-	if err := s.RemoveFarms([]string{"one", "nope"}, false); !errors.Is(err, ErrNotFound) {
+	if err := s.RemoveFarms([]string{"one", "nope"}, false); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("removing an unknown farm: %v", err)
 	}
 	if _, err := s.Connection("a"); err != nil {
@@ -294,7 +296,7 @@ func TestWeights(t *testing.T) {
 	var s Store
 	must(t, s.AddConnection(Connection{Name: "a", URI: "unix:///a"}, false))
 	must(t, s.SetWeight("a", 2.5))
-	if err := s.SetWeight("nope", 1); !errors.Is(err, ErrNotFound) {
+	if err := s.SetWeight("nope", 1); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("weight of unknown connection: %v", err)
 	}
 	must(t, s.RenameConnection("a", "b"))

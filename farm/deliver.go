@@ -3,7 +3,6 @@ package farm
 import (
 	"fmt"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
 	"bufio"
@@ -11,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"github.com/farmbuild/farm/schedule"
 	"log/slog"
 	"os"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 
 	"github.com/farmbuild/farm/manifest"
+	"github.com/farmbuild/farm/platform"
 )
 
 // deliver stores the result where opts.Output says. For the local engine
@@ -73,15 +72,15 @@ func stageAll(ctx context.Context, images []manifest.Image, nodes []*Node, event
 	g.SetLimit(8)
 	for i, img := range images {
 		g.Go(func() error {
-			platform := schedule.Format(img.Platform)
-			events.emit(Event{Type: "phase", Phase: "fetching", Platform: platform, Node: img.Node})
+			plat := platform.Format(img.Platform)
+			events.emit(Event{Type: "phase", Phase: "fetching", Platform: plat, Node: img.Node})
 			start := time.Now()
 			// Each image gets a tag no other node knows.
-			d, n, err := st.stage(gctx, nodes[i], img.ImageID, "farm-"+randomID()+randomID()+"-"+platformSlug(img.Platform))
+			d, n, err := st.stage(gctx, nodes[i], img.ImageID, "farm-"+randomID()+randomID()+"-"+platform.Slug(img.Platform))
 			if err != nil {
-				return fmt.Errorf("%s from %s: %w", platform, img.Node, err)
+				return fmt.Errorf("%s from %s: %w", plat, img.Node, err)
 			}
-			events.emit(Event{Type: "phase", Phase: "fetched", Platform: platform, Node: img.Node, Bytes: n, Rate: float64(n) / max(time.Since(start).Seconds(), 1e-3)})
+			events.emit(Event{Type: "phase", Phase: "fetched", Platform: plat, Node: img.Node, Bytes: n, Rate: float64(n) / max(time.Since(start).Seconds(), 1e-3)})
 			staged[i] = manifest.Staged{Platform: img.Platform, Node: img.Node, ImageID: img.ImageID, Digest: d}
 			return nil
 		})
@@ -91,14 +90,6 @@ func stageAll(ctx context.Context, images []manifest.Image, nodes []*Node, event
 		return nil, nil, err
 	}
 	return st, staged, nil
-}
-
-func platformSlug(p ocispec.Platform) string {
-	s := p.OS + "-" + p.Architecture
-	if p.Variant != "" {
-		s += "-" + p.Variant
-	}
-	return s
 }
 
 // layoutNames are the ref name (the tag) and image name of an OCI layout.

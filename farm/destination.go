@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // Destination is a parsed connection URI: ssh://[user@]host[:port][/socket]
@@ -34,7 +36,7 @@ func ParseDestination(uri string) (Destination, error) {
 		}
 	}
 	bad := func(why string) (Destination, error) {
-		return Destination{}, fmt.Errorf("%w %q: %s; use ssh://[user@]host[:port][/socket-path] or unix:///path/to/socket", ErrInvalidDestination, shown, why)
+		return Destination{}, fmt.Errorf("%w %q: %s; use ssh://[user@]host[:port][/socket-path] or unix:///path/to/socket", errdefs.ErrInvalidDestination, shown, why)
 	}
 	if strings.TrimSpace(uri) == "" {
 		return bad("empty")

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 func TestParseDestination(t *testing.T) {
@@ -31,7 +33,7 @@ func TestParseDestination(t *testing.T) {
 
 func TestParseDestinationErrors(t *testing.T) {
 	for _, in := range []string{"", "host", "tcp://host:1", "ssh://", "ssh://u:pw@host", "ssh://host:0", "ssh://host:99999", "ssh://host:", "unix://relative", "unix:///", "ssh://h?x=1", "ssh://@host"} {
-		if _, err := ParseDestination(in); !errors.Is(err, ErrInvalidDestination) {
+		if _, err := ParseDestination(in); !errors.Is(err, errdefs.ErrInvalidDestination) {
 			t.Errorf("ParseDestination(%q) error = %v, want ErrInvalidDestination", in, err)
 		}
 	}
@@ -56,7 +58,7 @@ func FuzzParseDestination(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := ParseDestination(s)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidDestination) {
+			if !errors.Is(err, errdefs.ErrInvalidDestination) {
 				t.Fatalf("error %v does not wrap ErrInvalidDestination", err)
 			}
 			return

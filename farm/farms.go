@@ -6,6 +6,8 @@ import (
 	"sort"
 
 	"go.podman.io/common/pkg/config"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // Farms returns every farm, sorted by name. A farm in
@@ -40,7 +42,7 @@ func (Store) CreateFarm(name string, conns []string) error {
 	}
 	return config.EditConnectionConfig(func(f *config.ConnectionsFile) error {
 		if _, ok := f.Farm.List[name]; ok {
-			return fmt.Errorf("farm %q %w: use farm update to change it", name, ErrExists)
+			return fmt.Errorf("farm %q %w: use farm update to change it", name, errdefs.ErrExists)
 		}
 		list := []string{}
 		for _, c := range conns {
@@ -87,7 +89,7 @@ func (Store) UpdateFarm(name string, u FarmUpdate) error {
 		}
 		for _, c := range u.Remove {
 			if !slices.Contains(list, c) {
-				return fmt.Errorf("connection %q is not in farm %q: %w", c, name, ErrNotFound)
+				return fmt.Errorf("connection %q is not in farm %q: %w", c, name, errdefs.ErrNotFound)
 			}
 			list = slices.DeleteFunc(list, func(x string) bool { return x == c })
 		}
@@ -175,5 +177,5 @@ func (s Store) FarmConnections(name string) (string, []Connection, error) {
 }
 
 func farmNotFound(name string) error {
-	return fmt.Errorf("farm %q: %w: see farm list", name, ErrNotFound)
+	return fmt.Errorf("farm %q: %w: see farm list", name, errdefs.ErrNotFound)
 }

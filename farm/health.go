@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // Ping checks that the node's engine answers, trying a few times with
@@ -57,7 +59,7 @@ func (n *Node) pingOnce(ctx context.Context) error {
 // transportError reports whether err looks like a broken connection
 // rather than a failed build step.
 func transportError(err error) bool {
-	var reported *EngineError
+	var reported *errdefs.EngineError
 	if err == nil || errors.As(err, &reported) {
 		return false
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/farmbuild/farm/platform"
 )
 
 // Node is an open node: its connection, its engine, and the facts that
@@ -47,7 +49,7 @@ func OpenNode(ctx context.Context, c Connection, open Opener) (*Node, error) {
 	}
 	n.EmulationSource = source
 	for _, p := range emulated {
-		if !PlatformSatisfies(n.Info.Native, p) {
+		if !platform.Satisfies(n.Info.Native, p) {
 			n.Emulated = append(n.Emulated, p)
 		}
 	}

@@ -14,7 +14,8 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/types"
 
-	"github.com/farmbuild/farm/schedule"
+	"github.com/farmbuild/farm/errdefs"
+	"github.com/farmbuild/farm/platform"
 )
 
 // pinnedBase is one FROM image resolved on the client.
@@ -41,7 +42,7 @@ func pinBases(ctx context.Context, containerfile string, buildArgs map[string]st
 	for _, r := range refs {
 		pin, err := resolveBase(ctx, r.image, want, sys)
 		if err != nil {
-			return "", nil, fmt.Errorf("%w: --pin-base: resolving %s: %v", ErrUsage, r.image, err)
+			return "", nil, fmt.Errorf("%w: --pin-base: resolving %s: %v", errdefs.ErrUsage, r.image, err)
 		}
 		pins = append(pins, pin)
 		lines[r.line] = lines[r.line][:r.start] + pin.Pinned + lines[r.line][r.end:]
@@ -82,19 +83,19 @@ func resolveBase(ctx context.Context, image string, want []ocispec.Platform, sys
 	if json.Unmarshal(raw, &idx) == nil && len(idx.Manifests) > 0 {
 		for _, p := range want {
 			for _, m := range idx.Manifests {
-				if m.Platform != nil && schedule.Satisfies(*m.Platform, p) {
-					pin.PerPlatform[schedule.Format(p)] = m.Digest.String()
+				if m.Platform != nil && platform.Satisfies(*m.Platform, p) {
+					pin.PerPlatform[platform.Format(p)] = m.Digest.String()
 					break
 				}
 			}
-			if _, ok := pin.PerPlatform[schedule.Format(p)]; !ok {
-				return pinnedBase{}, fmt.Errorf("it has no image for %s", schedule.Format(p))
+			if _, ok := pin.PerPlatform[platform.Format(p)]; !ok {
+				return pinnedBase{}, fmt.Errorf("it has no image for %s", platform.Format(p))
 			}
 		}
 		return pin, nil
 	}
 	for _, p := range want {
-		pin.PerPlatform[schedule.Format(p)] = d.String()
+		pin.PerPlatform[platform.Format(p)] = d.String()
 	}
 	return pin, nil
 }

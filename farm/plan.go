@@ -9,6 +9,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/farmbuild/farm/errdefs"
+	"github.com/farmbuild/farm/platform"
 	"github.com/farmbuild/farm/schedule"
 )
 
@@ -30,7 +32,7 @@ func Plan(ctx context.Context, conns []Connection, open Opener, opts BuildOption
 	closeNodes(nodes)
 	out := make([]PlannedJob, len(plan.Jobs))
 	for i, j := range plan.Jobs {
-		out[i] = PlannedJob{Platform: schedule.Format(j.Platform), Node: j.Node, Emulated: j.Emulated, Reason: j.Reason}
+		out[i] = PlannedJob{Platform: platform.Format(j.Platform), Node: j.Node, Emulated: j.Emulated, Reason: j.Reason}
 	}
 	return out, nil
 }
@@ -65,7 +67,7 @@ func closeNodes(nodes []*Node) {
 // warning, the nodes that cannot be used.
 func openNodes(ctx context.Context, conns []Connection, open Opener, timeout time.Duration, log *slog.Logger) ([]*Node, error) {
 	if len(conns) == 0 {
-		return nil, fmt.Errorf("%w: add one with farm connection add NAME ssh://user@host, or pass --local", ErrNoConnections)
+		return nil, fmt.Errorf("%w: add one with farm connection add NAME ssh://user@host, or pass --local", errdefs.ErrNoConnections)
 	}
 	if timeout == 0 {
 		timeout = 20 * time.Second
@@ -149,14 +151,14 @@ func makePlan(want []ocispec.Platform, nodes []*Node, total int) (schedule.Plan,
 		want = schedule.NativePlatforms(facts)
 	}
 	if len(nodes) == 0 {
-		return schedule.Plan{}, fmt.Errorf("%w: none of the farm's %d nodes can be reached", ErrNodeDown, total)
+		return schedule.Plan{}, fmt.Errorf("%w: none of the farm's %d nodes can be reached", errdefs.ErrNodeDown, total)
 	}
 	plan, err := schedule.Assign(want, facts)
 	if err != nil {
 		if down := total - len(nodes); down > 0 {
-			return plan, fmt.Errorf("%w (%d of %d nodes could not be reached): %w", ErrNoCapableNode, down, total, err)
+			return plan, fmt.Errorf("%w (%d of %d nodes could not be reached): %w", errdefs.ErrNoCapableNode, down, total, err)
 		}
-		return plan, fmt.Errorf("%w: %w", ErrNoCapableNode, err)
+		return plan, fmt.Errorf("%w: %w", errdefs.ErrNoCapableNode, err)
 	}
 	return plan, nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // Preflight checks what can be checked of a build before any node is
@@ -22,13 +24,13 @@ func Preflight(ctx context.Context, opts BuildOptions) error {
 	for _, t := range opts.Tags {
 		named, err := reference.ParseNormalizedNamed(t)
 		if err != nil {
-			return fmt.Errorf("%w: tag %q: %v: use [registry/]repository[:tag], in lowercase", ErrUsage, t, err)
+			return fmt.Errorf("%w: tag %q: %v: use [registry/]repository[:tag], in lowercase", errdefs.ErrUsage, t, err)
 		}
 		if opts.Output != OutputPush {
 			continue
 		}
 		if !fullyQualified(t) {
-			return fmt.Errorf("%w: --push -t %s names no registry (it would go to %s): give the registry, as in registry.example/%s", ErrUsage, t, reference.Domain(named), reference.FamiliarName(named))
+			return fmt.Errorf("%w: --push -t %s names no registry (it would go to %s): give the registry, as in registry.example/%s", errdefs.ErrUsage, t, reference.Domain(named), reference.FamiliarName(named))
 		}
 		if r := reference.Domain(named); !seen[r] {
 			seen[r] = true
@@ -48,10 +50,10 @@ func Preflight(ctx context.Context, opts BuildOptions) error {
 func checkRegistry(ctx context.Context, registry string, opts BuildOptions) error {
 	c, err := Credentials(opts.AuthFile, registry)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUsage, err)
+		return fmt.Errorf("%w: %v", errdefs.ErrUsage, err)
 	}
 	if c.IdentityToken != "" {
-		return fmt.Errorf("%w: the credentials for %s are an identity token, which farm cannot forward yet: log in with a username and password", ErrUsage, registry)
+		return fmt.Errorf("%w: the credentials for %s are an identity token, which farm cannot forward yet: log in with a username and password", errdefs.ErrUsage, registry)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -61,11 +63,11 @@ func checkRegistry(ctx context.Context, registry string, opts BuildOptions) erro
 	case err == nil:
 		return nil
 	case errors.As(err, &denied) && c.Username == "":
-		return fmt.Errorf("%w: registry %s needs a login: run podman login %s (or pass --authfile)", ErrUsage, registry, registry)
+		return fmt.Errorf("%w: registry %s needs a login: run podman login %s (or pass --authfile)", errdefs.ErrUsage, registry, registry)
 	case errors.As(err, &denied):
-		return fmt.Errorf("%w: registry %s refused the credentials of %s: log in again with podman login %s", ErrUsage, registry, c.Username, registry)
+		return fmt.Errorf("%w: registry %s refused the credentials of %s: log in again with podman login %s", errdefs.ErrUsage, registry, c.Username, registry)
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		return fmt.Errorf("%w: registry %s speaks plain HTTP: add --tls-verify=false", ErrUsage, registry)
+		return fmt.Errorf("%w: registry %s speaks plain HTTP: add --tls-verify=false", errdefs.ErrUsage, registry)
 	}
 	// A registry that is down now may be back by the time the images are
 	// built, and one behind a proxy may answer /v2/ oddly and still take

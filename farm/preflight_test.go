@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // fakeRegistry answers /v2/ like distribution with htpasswd auth: 401
@@ -79,7 +81,7 @@ func TestPreflight(t *testing.T) {
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrUsage)):
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, errdefs.ErrUsage)):
 			t.Errorf("%s: %v, want a usage error with %q", tc.name, err, tc.want)
 		}
 	}
@@ -90,7 +92,7 @@ func TestEngineErrorsAreNotTransportErrors(t *testing.T) {
 	if !transportError(refused) {
 		t.Fatal("a bare connection refused is a transport error")
 	}
-	if transportError(&EngineError{Err: refused}) || transportError(&BuildError{Platform: "linux/amd64", Node: "n", Err: &EngineError{Err: refused}}) {
+	if transportError(&errdefs.EngineError{Err: refused}) || transportError(&errdefs.BuildError{Platform: "linux/amd64", Node: "n", Err: &errdefs.EngineError{Err: refused}}) {
 		t.Error("what the engine reported is a build error, whatever it says")
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.podman.io/storage/pkg/ioutils"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // farm keeps what podman's files have no place for in files of its own:
@@ -95,7 +97,7 @@ func (Store) Weights() (map[string]float64, error) {
 // SetWeight sets a connection's weight; 0 resets it to the default (1).
 func (s Store) SetWeight(name string, weight float64) error {
 	if weight < 0 {
-		return fmt.Errorf("%w: weight %v must not be negative", ErrUsage, weight)
+		return fmt.Errorf("%w: weight %v must not be negative", errdefs.ErrUsage, weight)
 	}
 	if _, err := s.Connection(name); err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // PruneOptions control Prune.
@@ -68,7 +70,7 @@ func Prune(ctx context.Context, conns []Connection, open Opener, opts PruneOptio
 	for i, p := range out {
 		switch {
 		case down[i]:
-			errs = append(errs, fmt.Errorf("%s: %s: %w", p.Node, p.Error, ErrNodeDown))
+			errs = append(errs, fmt.Errorf("%s: %s: %w", p.Node, p.Error, errdefs.ErrNodeDown))
 		case p.Error != "":
 			errs = append(errs, fmt.Errorf("%s: %s", p.Node, p.Error))
 		}

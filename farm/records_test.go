@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 func TestRecords(t *testing.T) {
@@ -43,10 +45,10 @@ func TestRecords(t *testing.T) {
 	if string(data) != "STEP 1/2: FROM base\naarch64\n" {
 		t.Errorf("log = %q", data)
 	}
-	if _, err := r.Get("aa"); !errors.Is(err, ErrUsage) {
+	if _, err := r.Get("aa"); !errors.Is(err, errdefs.ErrUsage) {
 		t.Errorf("ambiguous prefix: %v", err)
 	}
-	if _, err := r.Get("zzz"); !errors.Is(err, ErrNotFound) {
+	if _, err := r.Get("zzz"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("unknown id: %v", err)
 	}
 	n, err := r.Prune(1, 0)

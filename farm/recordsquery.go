@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // ErrNoRecord means no build has that ID.
-var ErrNoRecord = fmt.Errorf("no such build: %w", ErrNotFound)
+var ErrNoRecord = fmt.Errorf("no such build: %w", errdefs.ErrNotFound)
 
 func scanBuild(row interface{ Scan(...any) error }) (BuildRecord, error) {
 	var b BuildRecord
@@ -75,7 +77,7 @@ func (r *Records) Get(id string) (BuildRecord, error) {
 	case len(found) == 0:
 		return BuildRecord{}, fmt.Errorf("build %q: %w: see farm history", id, ErrNoRecord)
 	case len(found) > 1:
-		return BuildRecord{}, fmt.Errorf("%w: build ID %q is ambiguous: give more of it", ErrUsage, id)
+		return BuildRecord{}, fmt.Errorf("%w: build ID %q is ambiguous: give more of it", errdefs.ErrUsage, id)
 	}
 	b := found[0]
 	prow, err := r.db.Query(`SELECT platform, node, emulated, image_id, digest, base_digests, seconds, attempts, result, error, log, intermediate

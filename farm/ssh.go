@@ -14,6 +14,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // dialSSH opens an SSH connection with strict host-key checking: a host not
@@ -53,7 +55,7 @@ func dialSSH(ctx context.Context, t sshTarget) (*ssh.Client, error) {
 	}
 	if err != nil {
 		raw.Close()
-		var hk *HostKeyError
+		var hk *errdefs.HostKeyError
 		if errors.As(err, &hk) {
 			return nil, hk
 		}
@@ -136,7 +138,7 @@ func (h *hostKeyChecker) check(hostname string, remote net.Addr, key ssh.PublicK
 	}
 	host := knownhosts.Normalize(hostname)
 	file := h.target.knownHosts[0]
-	e := &HostKeyError{
+	e := &errdefs.HostKeyError{
 		Host:         host,
 		Fingerprint:  ssh.FingerprintSHA256(key),
 		KeyType:      key.Type(),
@@ -147,7 +149,7 @@ func (h *hostKeyChecker) check(hostname string, remote net.Addr, key ssh.PublicK
 	var re *knownhosts.RevokedError
 	switch {
 	case errors.As(err, &re):
-		return fmt.Errorf("host key of %s is revoked in %s:%d: %w", host, re.Revoked.Filename, re.Revoked.Line, ErrHostKey)
+		return fmt.Errorf("host key of %s is revoked in %s:%d: %w", host, re.Revoked.Filename, re.Revoked.Line, errdefs.ErrHostKey)
 	case errors.As(err, &ke) && len(ke.Want) > 0:
 		e.Changed = true
 		e.KnownHosts = ke.Want[0].Filename

@@ -11,6 +11,9 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/farmbuild/farm/errdefs"
+	"github.com/farmbuild/farm/platform"
 )
 
 // NodeStatus is what `farm status` reports for one node.
@@ -86,7 +89,7 @@ func Status(ctx context.Context, conns []Connection, open Opener, opts StatusOpt
 	var errs []error
 	for _, s := range out {
 		if !s.Reachable {
-			errs = append(errs, fmt.Errorf("%s: %w", s.Name, ErrNodeDown))
+			errs = append(errs, fmt.Errorf("%s: %w", s.Name, errdefs.ErrNodeDown))
 		}
 	}
 	return out, errors.Join(errs...)
@@ -104,11 +107,11 @@ func nodeStatus(ctx context.Context, c Connection, open Opener) NodeStatus {
 	s.Reachable = true
 	s.URI = n.Conn.Dest.String()
 	s.Kind, s.Version = info.Kind, info.Version
-	s.Native = FormatPlatform(info.Native)
+	s.Native = platform.Format(info.Native)
 	s.CPUs, s.MemoryBytes, s.StorageRoot = info.CPUs, info.MemoryBytes, info.StorageRoot
 	s.EmulationSource = n.EmulationSource
 	for _, p := range n.Emulated {
-		s.Emulated = append(s.Emulated, FormatPlatform(p))
+		s.Emulated = append(s.Emulated, platform.Format(p))
 	}
 	if info.StorageRoot != "" {
 		s.FreeBytes = FreeSpace(ctx, n.Conn, info.StorageRoot)
@@ -119,11 +122,11 @@ func nodeStatus(ctx context.Context, c Connection, open Opener) NodeStatus {
 // HostEmulation reads binfmt_misc on the node's host and returns the
 // platforms it can run under emulation. Errors mean no emulation.
 func HostEmulation(ctx context.Context, conn *Conn) []ocispec.Platform {
-	out, err := conn.Run(ctx, binfmtScript)
+	out, err := conn.Run(ctx, platform.BinfmtScript)
 	if err != nil {
 		return nil
 	}
-	return ParseBinfmt(out)
+	return platform.ParseBinfmt(out)
 }
 
 // FreeSpace returns the bytes available under dir on the node's host, or

@@ -11,6 +11,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/farmbuild/farm/platform"
 )
 
 // Staged is one platform's image in the client's blob store.
@@ -30,7 +32,7 @@ type Staged struct {
 func storedImage(store *BlobServer, s Staged, docker bool) ([]byte, ocispec.Descriptor, []ocispec.Descriptor, error) {
 	raw, mt, _, err := store.Manifest(string(s.Digest))
 	if err != nil {
-		return nil, ocispec.Descriptor{}, nil, fmt.Errorf("%s from %s is not in the store: %w", platformSlug(s.Platform), s.Node, err)
+		return nil, ocispec.Descriptor{}, nil, fmt.Errorf("%s from %s is not in the store: %w", platform.Slug(s.Platform), s.Node, err)
 	}
 	if !docker && mt == MediaTypeDockerManifest {
 		if raw, err = toOCIManifest(raw); err != nil {
@@ -125,7 +127,7 @@ func LocalFromStore(ctx context.Context, local Puller, store *BlobServer, staged
 		}
 		id, err := local.Pull(ctx, ln.Addr().String()+"/farm/store@"+string(s.Digest))
 		if err != nil {
-			return Result{}, fmt.Errorf("bringing %s from %s into local storage: %w", platformSlug(s.Platform), s.Node, err)
+			return Result{}, fmt.Errorf("bringing %s from %s into local storage: %w", platform.Slug(s.Platform), s.Node, err)
 		}
 		ids[i] = id
 	}

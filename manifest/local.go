@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/farmbuild/farm/platform"
 )
 
 // LocalEngine is what ToLocal needs from the engine on the client's machine.
@@ -36,7 +38,7 @@ func ToLocal(ctx context.Context, local LocalEngine, images []Image, tags []stri
 			err := local.Load(gctx, pr)
 			pr.CloseWithError(err)
 			if err != nil {
-				return fmt.Errorf("bringing %s back from %s: %w", platformSlug(img.Platform), img.Node, err)
+				return fmt.Errorf("bringing %s back from %s: %w", platform.Slug(img.Platform), img.Node, err)
 			}
 			return nil
 		})

@@ -18,6 +18,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/storage/pkg/ioutils"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/farmbuild/farm/platform"
 )
 
 // AnnotationImageName is containerd's annotation for the full image name
@@ -40,7 +42,7 @@ func ToOCILayout(ctx context.Context, images []Image, dir, refName, imageName st
 		g.Go(func() error {
 			d, err := importArchive(gctx, img, dir)
 			if err != nil {
-				return fmt.Errorf("exporting %s from %s: %w", platformSlug(img.Platform), img.Node, err)
+				return fmt.Errorf("exporting %s from %s: %w", platform.Slug(img.Platform), img.Node, err)
 			}
 			descs[i] = d
 			return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/docker"
@@ -12,6 +11,8 @@ import (
 	"go.podman.io/image/v5/pkg/blobinfocache/none"
 	"go.podman.io/image/v5/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/farmbuild/farm/platform"
 )
 
 // RegistryOptions control ToRegistry.
@@ -94,9 +95,9 @@ func stageImages(ctx context.Context, images []Image, repo string, opts Registry
 	g.SetLimit(limit)
 	for i, img := range images {
 		g.Go(func() error {
-			ref := repo + ":" + opts.StagingTag + "-" + platformSlug(img.Platform)
+			ref := repo + ":" + opts.StagingTag + "-" + platform.Slug(img.Platform)
 			if err := img.Push(gctx, ref); err != nil {
-				return fmt.Errorf("pushing %s from %s to %s: %w", platformSlug(img.Platform), img.Node, ref, err)
+				return fmt.Errorf("pushing %s from %s to %s: %w", platform.Slug(img.Platform), img.Node, ref, err)
 			}
 			d, raw, err := readDescriptor(gctx, ref, opts.System)
 			if err != nil {
@@ -131,15 +132,6 @@ func stageImages(ctx context.Context, images []Image, repo string, opts Registry
 		})
 	}
 	return descs, g.Wait()
-}
-
-// platformSlug renders a platform for use in a tag: linux-arm64-v8.
-func platformSlug(p ocispec.Platform) string {
-	s := p.OS + "-" + p.Architecture
-	if p.Variant != "" {
-		s += "-" + p.Variant
-	}
-	return strings.ReplaceAll(s, "/", "-")
 }
 
 // readDescriptor fetches a manifest and its config from the registry and

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/farmbuild/farm/platform"
 )
 
 // simulatedFarm is 200 nodes of mixed architectures, sizes and weights,
@@ -25,7 +27,7 @@ func simulatedFarm() ([]ocispec.Platform, []Node) {
 		n.Weight = 0.5 + r.Float64()
 		n.Running = r.Intn(3)
 		if r.Intn(4) == 0 {
-			n.History = map[string]time.Duration{Format(n.Native): time.Duration(30+r.Intn(600)) * time.Second}
+			n.History = map[string]time.Duration{platform.Format(n.Native): time.Duration(30+r.Intn(600)) * time.Second}
 		}
 		nodes = append(nodes, n)
 	}

@@ -5,19 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/containerd/platforms"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/farmbuild/farm/platform"
 )
-
-// Format renders a platform as os/arch[/variant], leaving out the default
-// variants (amd64 v1, arm64 v8).
-func Format(p ocispec.Platform) string {
-	p = platforms.Normalize(p)
-	if (p.Architecture == "arm64" && p.Variant == "v8") || (p.Architecture == "amd64" && p.Variant == "v1") {
-		p.Variant = ""
-	}
-	return platforms.Format(p)
-}
 
 // UnservableError says which platforms no node can build, and what each
 // node can build.
@@ -48,9 +37,9 @@ func (e *UnservableError) Error() string {
 func capabilities(nodes []Node) map[string][]string {
 	out := map[string][]string{}
 	for _, n := range nodes {
-		list := []string{Format(n.Native)}
+		list := []string{platform.Format(n.Native)}
 		for _, e := range n.Emulated {
-			if f := Format(e); f != Format(n.Native) {
+			if f := platform.Format(e); f != platform.Format(n.Native) {
 				list = append(list, f+" (emulated)")
 			}
 		}

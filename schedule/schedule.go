@@ -12,6 +12,8 @@ import (
 
 	"github.com/containerd/platforms"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/farmbuild/farm/platform"
 )
 
 // Node is what the scheduler knows about one node.
@@ -84,7 +86,7 @@ func Assign(want []ocispec.Platform, nodes []Node) (Plan, error) {
 		jobs[i].Platform = p
 		cands[i], jobs[i].Emulated = candidates(p, nodes)
 		if len(cands[i]) == 0 {
-			missing = append(missing, Format(p))
+			missing = append(missing, platform.Format(p))
 		}
 	}
 	if len(missing) > 0 {
@@ -181,7 +183,7 @@ func newEstimator(nodes []Node) estimator {
 // when known; else the fastest known build of p elsewhere scaled by the
 // nodes' speeds and emulation; else the default.
 func (e estimator) estimate(p ocispec.Platform, n Node, emulated bool) time.Duration {
-	key := Format(p)
+	key := platform.Format(p)
 	if d, ok := n.History[key]; ok && d > 0 {
 		return d
 	}
@@ -204,14 +206,14 @@ func speed(n Node) float64 {
 }
 
 func warm(n Node, p ocispec.Platform) bool {
-	_, ok := n.History[Format(p)]
+	_, ok := n.History[platform.Format(p)]
 	return ok
 }
 
 func reason(j Job, n Node, choices int) string {
 	var parts []string
 	if j.Emulated {
-		parts = append(parts, "emulated: no node builds "+Format(j.Platform)+" natively")
+		parts = append(parts, "emulated: no node builds "+platform.Format(j.Platform)+" natively")
 	} else {
 		parts = append(parts, "native")
 	}
@@ -240,20 +242,11 @@ func sortedNodes(nodes []Node) []Node {
 	return out
 }
 
-// Satisfies reports whether a node whose platform is have can build for
-// want: the same OS and architecture, and a variant at least as capable
-// (amd64/v3 builds amd64/v2, arm/v7 builds arm/v6). Other architectures a
-// CPU may run (386 on amd64, arm on arm64) do not count.
-func Satisfies(have, want ocispec.Platform) bool {
-	have, want = platforms.Normalize(have), platforms.Normalize(want)
-	return have.OS == want.OS && have.Architecture == want.Architecture && platforms.Only(have).Match(want)
-}
-
-func nativeFor(n Node, p ocispec.Platform) bool { return Satisfies(n.Native, p) }
+func nativeFor(n Node, p ocispec.Platform) bool { return platform.Satisfies(n.Native, p) }
 
 func emulatesFor(n Node, p ocispec.Platform) bool {
 	for _, e := range n.Emulated {
-		if Satisfies(e, p) {
+		if platform.Satisfies(e, p) {
 			return true
 		}
 	}
@@ -267,25 +260,5 @@ func NativePlatforms(nodes []Node) []ocispec.Platform {
 	for i, n := range nodes {
 		natives[i] = n.Native
 	}
-	return Unique(natives)
-}
-
-// Unique returns the distinct platforms (after normalization), sorted by
-// their Format.
-func Unique(ps []ocispec.Platform) []ocispec.Platform {
-	seen := map[string]ocispec.Platform{}
-	for _, p := range ps {
-		p = platforms.Normalize(p)
-		seen[Format(p)] = p
-	}
-	keys := make([]string, 0, len(seen))
-	for k := range seen {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]ocispec.Platform, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, seen[k])
-	}
-	return out
+	return platform.Unique(natives)
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/containerd/platforms"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/farmbuild/farm/platform"
 )
 
 func p(s string) ocispec.Platform { return platforms.MustParse(s) }
@@ -33,7 +35,7 @@ func node(name, native, emulated string, cpus int) Node {
 func planString(pl Plan) string {
 	var out []string
 	for _, j := range pl.Jobs {
-		s := Format(j.Platform) + "@" + j.Node
+		s := platform.Format(j.Platform) + "@" + j.Node
 		if j.Emulated {
 			s += "(emu)"
 		}
@@ -159,7 +161,7 @@ func TestNativePlatforms(t *testing.T) {
 	got := NativePlatforms([]Node{node("a", "linux/arm64/v8", "", 1), node("b", "linux/amd64", "linux/arm64", 1), node("c", "linux/arm64", "", 1)})
 	var names []string
 	for _, p := range got {
-		names = append(names, Format(p))
+		names = append(names, platform.Format(p))
 	}
 	if strings.Join(names, ",") != "linux/amd64,linux/arm64" {
 		t.Errorf("NativePlatforms = %v", names)

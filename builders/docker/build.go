@@ -18,7 +18,9 @@ import (
 	"github.com/moby/moby/client/pkg/versions"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/platform"
 )
 
 // Build builds each platform with BuildKit where the engine has it (API
@@ -47,7 +49,7 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 			if errors.Is(err, errWrongPlatform) && !req.NoCache {
 				// The classic builder's cache ignores the platform.
 				if req.Log != nil {
-					req.Log(&p, "docker's layer cache gave an image of the wrong platform: building "+farm.FormatPlatform(p)+" again without the cache")
+					req.Log(&p, "docker's layer cache gave an image of the wrong platform: building "+platform.Format(p)+" again without the cache")
 				}
 				// The wrong image loses farm's tag (and goes, if that was its last).
 				_, _ = e.api.ImageRemove(ctx, hold, client.ImageRemoveOptions{})
@@ -60,7 +62,7 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 			}
 		}
 		if err != nil {
-			errs = append(errs, &farm.BuildError{Platform: farm.FormatPlatform(p), Node: e.conn.Name, Step: step, Err: err})
+			errs = append(errs, &errdefs.BuildError{Platform: platform.Format(p), Node: e.conn.Name, Step: step, Err: err})
 			if ctx.Err() != nil {
 				break
 			}
@@ -74,7 +76,7 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 func (e *Engine) failAll(req farm.NodeBuild, err error) error {
 	var errs []error
 	for _, p := range req.Platforms {
-		errs = append(errs, &farm.BuildError{Platform: farm.FormatPlatform(p), Node: e.conn.Name, Err: err})
+		errs = append(errs, &errdefs.BuildError{Platform: platform.Format(p), Node: e.conn.Name, Err: err})
 	}
 	return errors.Join(errs...)
 }
@@ -180,7 +182,7 @@ func readBuildStream(r io.Reader, log func(string)) (string, string, error) {
 			log(line)
 		}
 		if m.Error != "" {
-			return id, step, &farm.EngineError{Err: errors.New(m.Error)}
+			return id, step, &errdefs.EngineError{Err: errors.New(m.Error)}
 		}
 	}
 	if partial != "" {
@@ -201,9 +203,9 @@ func (e *Engine) checkPlatform(ctx context.Context, id string, want ocispec.Plat
 	if err != nil {
 		return fmt.Errorf("inspecting built image: %w", err)
 	}
-	got := farm.PlatformFromEngine(img.Os, img.Architecture, img.Variant)
+	got := platform.FromEngine(img.Os, img.Architecture, img.Variant)
 	if got.OS != want.OS || got.Architecture != want.Architecture {
-		return fmt.Errorf("%w: docker built a %s/%s image for %s (does the base image exist for that platform on the node?)", errWrongPlatform, img.Os, img.Architecture, farm.FormatPlatform(want))
+		return fmt.Errorf("%w: docker built a %s/%s image for %s (does the base image exist for that platform on the node?)", errWrongPlatform, img.Os, img.Architecture, platform.Format(want))
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/errdefs"
 )
 
 // BuildKit reports progress as "moby.buildkit.trace" messages whose aux is
@@ -67,7 +67,7 @@ func readBuildKitStream(r io.Reader, log func(string)) (string, string, error) {
 			}
 		}
 		if m.Error != "" {
-			return id, s.step, &farm.EngineError{Err: errors.New(m.Error)}
+			return id, s.step, &errdefs.EngineError{Err: errors.New(m.Error)}
 		}
 	}
 	if id == "" {

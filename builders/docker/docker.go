@@ -11,6 +11,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/platform"
 )
 
 // Kind is the engine kind this package drives.
@@ -56,7 +57,7 @@ func (e *Engine) Info(ctx context.Context) (farm.EngineInfo, error) {
 		Kind:        Kind,
 		Version:     i.ServerVersion,
 		APIVersion:  e.api.ClientVersion(),
-		Native:      farm.PlatformFromEngine(i.OSType, i.Architecture, ""),
+		Native:      platform.FromEngine(i.OSType, i.Architecture, ""),
 		CPUs:        i.NCPU,
 		MemoryBytes: i.MemTotal,
 		StorageRoot: i.DockerRootDir,

@@ -22,7 +22,9 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	imagetypes "go.podman.io/image/v5/types"
 
+	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/platform"
 )
 
 // Build builds all the request's platforms in one API call, so the context
@@ -41,7 +43,7 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 			id, err = e.checkPlatform(ctx, id, p)
 			if errors.Is(err, errWrongPlatform) {
 				if req.Log != nil {
-					req.Log(&p, fmt.Sprintf("podman's layer cache gave an image of the wrong platform (%v): building %s again without the cache", err, farm.FormatPlatform(p)))
+					req.Log(&p, fmt.Sprintf("podman's layer cache gave an image of the wrong platform (%v): building %s again without the cache", err, platform.Format(p)))
 				}
 				single := req
 				single.Platforms, single.NoCache = req.Platforms[i:i+1], true
@@ -60,7 +62,7 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 		if err == nil {
 			err = errors.New("podman reported no image for this platform")
 		}
-		errs = append(errs, &farm.BuildError{Platform: farm.FormatPlatform(p), Node: e.conn.Name, Step: step, Err: err})
+		errs = append(errs, &errdefs.BuildError{Platform: platform.Format(p), Node: e.conn.Name, Step: step, Err: err})
 	}
 	return out, errors.Join(errs...)
 }
@@ -130,7 +132,7 @@ func engineReported(err error) error {
 	if err == nil || (errors.Unwrap(err) != nil && !errors.As(err, &answer)) || isSentinel(err) {
 		return err
 	}
-	return &farm.EngineError{Err: err}
+	return &errdefs.EngineError{Err: err}
 }
 
 // isSentinel reports whether err is one of the bare errors a broken
@@ -159,7 +161,7 @@ func (e *Engine) checkPlatform(ctx context.Context, id string, want ocispec.Plat
 	if err != nil {
 		return "", fmt.Errorf("finding built image %s: %w", id, err)
 	}
-	got := farm.PlatformFromEngine(img.Os, img.Architecture, "")
+	got := platform.FromEngine(img.Os, img.Architecture, "")
 	if got.OS != want.OS || got.Architecture != want.Architecture {
 		return img.ID, fmt.Errorf("%w: got %s/%s", errWrongPlatform, img.Os, img.Architecture)
 	}

@@ -6,7 +6,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/platform"
 )
 
 // fullID matches the image ID podman prints when a build is done.
@@ -119,12 +119,12 @@ func (t *buildTracker) line(s string) {
 
 // platformIndex finds the requested platform podman's prefix names.
 func (t *buildTracker) platformIndex(s string) int {
-	p, err := farm.ParsePlatform(s)
+	p, err := platform.Parse(s)
 	if err != nil {
 		return -1
 	}
 	for i, want := range t.platforms {
-		if farm.FormatPlatform(want) == farm.FormatPlatform(p) {
+		if platform.Format(want) == platform.Format(p) {
 			return i
 		}
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/containers/podman/v5/pkg/errorhandling"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/errdefs"
 )
 
 func TestEngineReported(t *testing.T) {
@@ -26,7 +26,7 @@ func TestEngineReported(t *testing.T) {
 		{"canceled", context.Canceled, false},
 		{"none", nil, false},
 	} {
-		var reported *farm.EngineError
+		var reported *errdefs.EngineError
 		if got := errors.As(engineReported(tc.err), &reported); got != tc.want {
 			t.Errorf("%s: engine reported = %v, want %v", tc.name, got, tc.want)
 		}

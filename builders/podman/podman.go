@@ -14,6 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/platform"
 )
 
 // Kind is the engine kind this package drives.
@@ -83,7 +84,7 @@ func (e *Engine) Info(ctx context.Context) (farm.EngineInfo, error) {
 		out.APIVersion = info.Version.APIVersion
 	}
 	if info.Host != nil {
-		out.Native = farm.PlatformFromEngine(info.Host.OS, info.Host.Arch, info.Host.Variant)
+		out.Native = platform.FromEngine(info.Host.OS, info.Host.Arch, info.Host.Variant)
 		out.CPUs = info.Host.CPUs
 		out.MemoryBytes = info.Host.MemTotal
 		v, err := semver.ParseTolerant(out.Version)
@@ -113,7 +114,7 @@ func parseEmulated(os string, archs []string) []ocispec.Platform {
 		if !strings.Contains(a, "/") {
 			a = os + "/" + a
 		}
-		if p, err := farm.ParsePlatform(a); err == nil {
+		if p, err := platform.Parse(a); err == nil {
 			out = append(out, p)
 		}
 	}

@@ -1,4 +1,4 @@
-package farm
+package platform
 
 import (
 	"strings"
@@ -42,7 +42,7 @@ func platformsString(t *testing.T, out string) string {
 	t.Helper()
 	var names []string
 	for _, p := range ParseBinfmt([]byte(out)) {
-		names = append(names, FormatPlatform(p))
+		names = append(names, Format(p))
 	}
 	return strings.Join(names, ",")
 }

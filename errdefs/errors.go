@@ -1,4 +1,7 @@
-package farm
+// Package errdefs holds farm's sentinel errors and typed errors, in one
+// place that imports nothing of farm's, so that every package can wrap
+// them and cmd can map them to exit codes.
+package errdefs
 
 import (
 	"errors"

@@ -1,8 +1,10 @@
-package farm
+package platform
 
 import (
 	"errors"
 	"testing"
+
+	"github.com/farmbuild/farm/errdefs"
 )
 
 func TestParsePlatform(t *testing.T) {
@@ -23,12 +25,12 @@ func TestParsePlatform(t *testing.T) {
 		{"arm64", "linux/arm64"},
 	}
 	for _, tt := range tests {
-		p, err := ParsePlatform(tt.in)
+		p, err := Parse(tt.in)
 		if err != nil {
 			t.Errorf("ParsePlatform(%q): %v", tt.in, err)
 			continue
 		}
-		if got := FormatPlatform(p); got != tt.want {
+		if got := Format(p); got != tt.want {
 			t.Errorf("ParsePlatform(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
@@ -36,18 +38,18 @@ func TestParsePlatform(t *testing.T) {
 
 func TestParsePlatformErrors(t *testing.T) {
 	for _, in := range []string{"", "linux/", "/amd64", "linux//amd64", "linux/amd64/v8/x", "linux/nosucharch", "win dows/amd64"} {
-		if _, err := ParsePlatform(in); !errors.Is(err, ErrInvalidPlatform) {
+		if _, err := Parse(in); !errors.Is(err, errdefs.ErrInvalidPlatform) {
 			t.Errorf("ParsePlatform(%q) error = %v, want ErrInvalidPlatform", in, err)
 		}
 	}
 }
 
 func TestParsePlatformsDedupes(t *testing.T) {
-	ps, err := ParsePlatforms("linux/arm64,linux/amd64,linux/arm64/v8")
+	ps, err := ParseList("linux/arm64,linux/amd64,linux/arm64/v8")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ps) != 2 || FormatPlatform(ps[0]) != "linux/arm64" || FormatPlatform(ps[1]) != "linux/amd64" {
+	if len(ps) != 2 || Format(ps[0]) != "linux/arm64" || Format(ps[1]) != "linux/amd64" {
 		t.Fatalf("ParsePlatforms = %v", ps)
 	}
 }
@@ -68,19 +70,19 @@ func TestPlatformSatisfies(t *testing.T) {
 		{"linux/amd64", "linux/arm64", false},
 	}
 	for _, tt := range tests {
-		have, _ := ParsePlatform(tt.have)
-		want, _ := ParsePlatform(tt.want)
-		if got := PlatformSatisfies(have, want); got != tt.ok {
+		have, _ := Parse(tt.have)
+		want, _ := Parse(tt.want)
+		if got := Satisfies(have, want); got != tt.ok {
 			t.Errorf("PlatformSatisfies(%s, %s) = %v, want %v", tt.have, tt.want, got, tt.ok)
 		}
 	}
 }
 
 func TestPlatformFromEngine(t *testing.T) {
-	if got := FormatPlatform(PlatformFromEngine("linux", "x86_64", "")); got != "linux/amd64" {
+	if got := Format(FromEngine("linux", "x86_64", "")); got != "linux/amd64" {
 		t.Errorf("x86_64 = %s", got)
 	}
-	if got := FormatPlatform(PlatformFromEngine("", "aarch64", "")); got != "linux/arm64" {
+	if got := Format(FromEngine("", "aarch64", "")); got != "linux/arm64" {
 		t.Errorf("aarch64 = %s", got)
 	}
 }
@@ -90,20 +92,20 @@ func FuzzParsePlatform(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := ParsePlatform(s)
+		p, err := Parse(s)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidPlatform) {
+			if !errors.Is(err, errdefs.ErrInvalidPlatform) {
 				t.Fatalf("error %v does not wrap ErrInvalidPlatform", err)
 			}
 			return
 		}
 		// A parsed platform must survive a round trip unchanged.
-		again, err := ParsePlatform(FormatPlatform(p))
+		again, err := Parse(Format(p))
 		if err != nil {
-			t.Fatalf("reparsing %q (from %q): %v", FormatPlatform(p), s, err)
+			t.Fatalf("reparsing %q (from %q): %v", Format(p), s, err)
 		}
-		if FormatPlatform(again) != FormatPlatform(p) {
-			t.Fatalf("round trip of %q: %q != %q", s, FormatPlatform(again), FormatPlatform(p))
+		if Format(again) != Format(p) {
+			t.Fatalf("round trip of %q: %q != %q", s, Format(again), Format(p))
 		}
 	})
 }

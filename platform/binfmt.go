@@ -1,4 +1,4 @@
-package farm
+package platform
 
 import (
 	"bufio"
@@ -8,14 +8,12 @@ import (
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"github.com/farmbuild/farm/schedule"
 )
 
-// binfmtScript prints the binfmt_misc state of a host in the format that
+// BinfmtScript (a POSIX shell script) prints the binfmt_misc state of a host in the format that
 // ParseBinfmt reads: a "status" line, then each entry's file after an
 // "entry NAME" line.
-const binfmtScript = `d=/proc/sys/fs/binfmt_misc
+const BinfmtScript = `d=/proc/sys/fs/binfmt_misc
 [ -r "$d/status" ] || exit 0
 echo "status $(cat "$d/status")"
 for f in "$d"/*; do
@@ -48,7 +46,7 @@ var elfPlatforms = map[elfMachine]ocispec.Platform{
 	{2, 1, 258}: {OS: "linux", Architecture: "loong64"},
 }
 
-// ParseBinfmt reads the output of binfmtScript and returns the platforms
+// ParseBinfmt reads the output of BinfmtScript and returns the platforms
 // whose ELF binaries the kernel hands to an enabled interpreter registered
 // with the F (fix-binary) flag, the only kind that works inside containers.
 // The result is sorted and free of duplicates. Unreadable input yields no
@@ -96,7 +94,7 @@ func ParseBinfmt(out []byte) []ocispec.Platform {
 			found = append(found, p)
 		}
 	}
-	return schedule.Unique(found)
+	return Unique(found)
 }
 
 // elfPlatform decodes the platform from an ELF header prefix as found in a
