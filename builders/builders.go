@@ -15,6 +15,7 @@ import (
 	"github.com/farmbuild/farm/builders/docker"
 	"github.com/farmbuild/farm/builders/podman"
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/transport"
 )
 
 // Kinds of engine.
@@ -28,7 +29,7 @@ var _ farm.Opener = Open
 // Open asks the engine behind c what it is and returns the matching
 // builder: podman answers /_ping with a Libpod-API-Version header, docker
 // does not.
-func Open(ctx context.Context, c *farm.Conn) (farm.Builder, error) {
+func Open(ctx context.Context, c *transport.Conn) (farm.Builder, error) {
 	kind, err := Detect(ctx, c)
 	if err != nil {
 		return nil, err
@@ -42,7 +43,7 @@ func Open(ctx context.Context, c *farm.Conn) (farm.Builder, error) {
 }
 
 // Detect returns the kind of engine behind c.
-func Detect(ctx context.Context, c *farm.Conn) (string, error) {
+func Detect(ctx context.Context, c *transport.Conn) (string, error) {
 	client := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return c.DialEngine(ctx) },
 	}}

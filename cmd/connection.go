@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/transport"
 )
 
 func newConnectionCmd(ro *rootOptions) *cobra.Command {
@@ -58,7 +59,7 @@ func runConnectionAdd(ctx context.Context, ro *rootOptions, opts *connectionAddO
 	if !strings.Contains(uri, "://") {
 		uri = "ssh://" + uri
 	}
-	dest, err := farm.ParseDestination(uri)
+	dest, err := transport.ParseDestination(uri)
 	if err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ func runConnectionAdd(ctx context.Context, ro *rootOptions, opts *connectionAddO
 	if dest.Scheme == "ssh" && dest.Socket == "" {
 		ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 		defer cancel()
-		conn, err := farm.Connect(ctx, c)
+		conn, err := transport.Connect(ctx, c.Name, c.URI, c.Identity)
 		if err != nil {
 			return fmt.Errorf("finding the engine socket of %s: %w", c.URI, err)
 		}

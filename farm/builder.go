@@ -5,6 +5,8 @@ import (
 	"io"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/farmbuild/farm/transport"
 )
 
 // Builder is what farm needs from a node's container engine. The
@@ -33,7 +35,7 @@ type Builder interface {
 
 // Opener opens the engine behind a connection, finding out from its API
 // whether it is podman or docker.
-type Opener func(ctx context.Context, c *Conn) (Builder, error)
+type Opener func(ctx context.Context, c *transport.Conn) (Builder, error)
 
 // EngineInfo are the facts an engine reports about itself and its host.
 type EngineInfo struct {

@@ -8,6 +8,7 @@ import (
 	"go.podman.io/common/pkg/config"
 
 	"github.com/farmbuild/farm/errdefs"
+	"github.com/farmbuild/farm/transport"
 )
 
 // Connection is a named system connection, as podman stores it.
@@ -91,7 +92,7 @@ func (Store) AddConnection(c Connection, makeDefault bool) error {
 	if err := checkName("connection", c.Name); err != nil {
 		return err
 	}
-	if _, err := ParseDestination(c.URI); err != nil {
+	if _, err := transport.ParseDestination(c.URI); err != nil {
 		return err
 	}
 	return config.EditConnectionConfig(func(f *config.ConnectionsFile) error {

@@ -7,6 +7,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/farmbuild/farm/platform"
+	"github.com/farmbuild/farm/transport"
 )
 
 // Node is an open node: its connection, its engine, and the facts that
@@ -15,7 +16,7 @@ type Node struct {
 	// Name is the connection's name.
 	Name string
 	// Conn is the open connection.
-	Conn *Conn
+	Conn *transport.Conn
 	// Builder drives the node's engine.
 	Builder Builder
 	// Info are the engine's facts.
@@ -29,7 +30,7 @@ type Node struct {
 
 // OpenNode connects to c, opens its engine and gathers its facts.
 func OpenNode(ctx context.Context, c Connection, open Opener) (*Node, error) {
-	conn, err := Connect(ctx, c)
+	conn, err := transport.Connect(ctx, c.Name, c.URI, c.Identity)
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,7 @@ func configDir() (string, error) {
 	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
 		return filepath.Join(d, "farm"), nil
 	}
-	home, err := homeDir()
+	home, err := os.UserHomeDir()
 	return filepath.Join(home, ".config", "farm"), err
 }
 
@@ -41,7 +41,7 @@ func stateDir() (string, error) {
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
 		return filepath.Join(d, "farm"), nil
 	}
-	home, err := homeDir()
+	home, err := os.UserHomeDir()
 	return filepath.Join(home, ".local", "state", "farm"), err
 }
 

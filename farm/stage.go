@@ -47,7 +47,7 @@ func storeDir() (string, error) {
 	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
 		return filepath.Join(d, "farm", "store"), nil
 	}
-	home, err := homeDir()
+	home, err := os.UserHomeDir()
 	return filepath.Join(home, ".cache", "farm", "store"), err
 }
 

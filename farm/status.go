@@ -14,6 +14,7 @@ import (
 
 	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/platform"
+	"github.com/farmbuild/farm/transport"
 )
 
 // NodeStatus is what `farm status` reports for one node.
@@ -121,7 +122,7 @@ func nodeStatus(ctx context.Context, c Connection, open Opener) NodeStatus {
 
 // HostEmulation reads binfmt_misc on the node's host and returns the
 // platforms it can run under emulation. Errors mean no emulation.
-func HostEmulation(ctx context.Context, conn *Conn) []ocispec.Platform {
+func HostEmulation(ctx context.Context, conn *transport.Conn) []ocispec.Platform {
 	out, err := conn.Run(ctx, platform.BinfmtScript)
 	if err != nil {
 		return nil
@@ -131,7 +132,7 @@ func HostEmulation(ctx context.Context, conn *Conn) []ocispec.Platform {
 
 // FreeSpace returns the bytes available under dir on the node's host, or
 // -1 when that cannot be found out.
-func FreeSpace(ctx context.Context, conn *Conn, dir string) int64 {
+func FreeSpace(ctx context.Context, conn *transport.Conn, dir string) int64 {
 	out, err := conn.Run(ctx, "df -Pk "+shellQuote(dir)+" | awk 'NR==2 {print $4}'")
 	if err != nil {
 		return -1

@@ -12,6 +12,7 @@ import (
 
 	"github.com/farmbuild/farm/farm"
 	"github.com/farmbuild/farm/platform"
+	"github.com/farmbuild/farm/transport"
 )
 
 // Kind is the engine kind this package drives.
@@ -21,12 +22,12 @@ var _ farm.Builder = (*Engine)(nil)
 
 // Engine is a Docker engine reached through a farm connection.
 type Engine struct {
-	conn *farm.Conn
+	conn *transport.Conn
 	api  *client.Client
 }
 
 // New opens a Docker API client that dials the engine through conn.
-func New(ctx context.Context, conn *farm.Conn) (*Engine, error) {
+func New(ctx context.Context, conn *transport.Conn) (*Engine, error) {
 	api, err := client.New(
 		client.WithHost("unix:///var/run/docker.sock"), // only names the scheme; dialing goes through conn
 		client.WithDialContext(func(ctx context.Context, _, _ string) (net.Conn, error) { return conn.DialEngine(ctx) }),

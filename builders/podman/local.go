@@ -17,7 +17,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/manifests"
 	"go.podman.io/image/v5/docker/reference"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/transport"
 )
 
 // LocalSocket is where the local podman's API socket is expected:
@@ -97,7 +97,7 @@ func openUnix(ctx context.Context, name, sock string) (*Engine, error) {
 	if _, err := os.Stat(sock); err != nil {
 		return nil, err
 	}
-	conn, err := farm.Connect(ctx, farm.Connection{Name: name, URI: "unix://" + sock})
+	conn, err := transport.Connect(ctx, name, "unix://"+sock, "")
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/farmbuild/farm/farm"
 	"github.com/farmbuild/farm/platform"
+	"github.com/farmbuild/farm/transport"
 )
 
 // Kind is the engine kind this package drives.
@@ -24,7 +25,7 @@ var _ farm.Builder = (*Engine)(nil)
 
 // Engine is a podman engine reached through a farm connection.
 type Engine struct {
-	conn *farm.Conn
+	conn *transport.Conn
 	// values carries the bindings connection; calls take their
 	// cancellation from their own context and only values from this one.
 	values context.Context
@@ -40,7 +41,7 @@ type Engine struct {
 // New connects podman's bindings to the engine behind conn. The bindings
 // can only dial a socket path, so an SSH connection is served on a private
 // local socket; farm's own strict SSH carries it.
-func New(ctx context.Context, conn *farm.Conn) (*Engine, error) {
+func New(ctx context.Context, conn *transport.Conn) (*Engine, error) {
 	dir, err := os.MkdirTemp("", "farm-podman-")
 	if err != nil {
 		return nil, err

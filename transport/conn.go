@@ -1,4 +1,8 @@
-package farm
+// Package transport reaches a node: connection URIs, OpenSSH-compatible
+// configuration and strict host-key checking, the SSH connection itself
+// (the engine socket dialed through it, commands, forwards), and a local
+// unix socket for nodes on this machine.
+package transport
 
 import (
 	"bytes"
@@ -34,18 +38,20 @@ type Conn struct {
 // build context, mostly, while a build starts.
 func (c *Conn) Sent() int64 { return c.sent.Load() }
 
-// Connect opens a connection to c. For an ssh destination without a socket
-// path the engine socket is discovered on the host.
-func Connect(ctx context.Context, c Connection) (*Conn, error) {
-	d, err := ParseDestination(c.URI)
+// Connect opens the connection called name to uri (ssh:// or unix://),
+// authenticating with the identity file when one is given. For an ssh
+// destination without a socket path the engine socket is discovered on
+// the host.
+func Connect(ctx context.Context, name, uri, identity string) (*Conn, error) {
+	d, err := ParseDestination(uri)
 	if err != nil {
 		return nil, err
 	}
-	conn := &Conn{Name: c.Name, Dest: d}
+	conn := &Conn{Name: name, Dest: d}
 	if d.Scheme == "unix" {
 		return conn, nil
 	}
-	t, err := resolveSSH(d, c.Identity)
+	t, err := resolveSSH(d, identity)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package farm
+package transport
 
 import (
 	"os"
@@ -75,5 +75,12 @@ func TestTrustCommand(t *testing.T) {
 	}
 	if got := trustCommand("h", 22, "ecdsa-sha2-nistp256", "/k"); got != "ssh-keyscan -t ecdsa h >> /k" {
 		t.Errorf("got %q", got)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
