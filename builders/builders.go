@@ -14,8 +14,7 @@ import (
 
 	"github.com/farmbuild/farm/builders/docker"
 	"github.com/farmbuild/farm/builders/podman"
-	"github.com/farmbuild/farm/farm"
-	"github.com/farmbuild/farm/transport"
+	"github.com/farmbuild/farm/engine"
 )
 
 // Kinds of engine.
@@ -24,12 +23,12 @@ const (
 	KindDocker = "docker"
 )
 
-var _ farm.Opener = Open
+var _ engine.Opener = Open
 
 // Open asks the engine behind c what it is and returns the matching
 // builder: podman answers /_ping with a Libpod-API-Version header, docker
 // does not.
-func Open(ctx context.Context, c *transport.Conn) (farm.Builder, error) {
+func Open(ctx context.Context, c engine.Link) (engine.Builder, error) {
 	kind, err := Detect(ctx, c)
 	if err != nil {
 		return nil, err
@@ -43,7 +42,7 @@ func Open(ctx context.Context, c *transport.Conn) (farm.Builder, error) {
 }
 
 // Detect returns the kind of engine behind c.
-func Detect(ctx context.Context, c *transport.Conn) (string, error) {
+func Detect(ctx context.Context, c engine.Link) (string, error) {
 	client := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return c.DialEngine(ctx) },
 	}}
@@ -60,11 +59,11 @@ func Detect(ctx context.Context, c *transport.Conn) (string, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return "", fmt.Errorf("engine socket %s on %s does not answer (%w): is podman or docker listening there?", c.Dest.Socket, c.Name, err)
+		return "", fmt.Errorf("engine socket %s on %s does not answer (%w): is podman or docker listening there?", c.Socket(), c.Node(), err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("engine at %s answered /_ping with %s: is it a podman or docker API socket?", c.Dest.Socket, resp.Status)
+		return "", fmt.Errorf("engine at %s answered /_ping with %s: is it a podman or docker API socket?", c.Socket(), resp.Status)
 	}
 	if resp.Header.Get("Libpod-Api-Version") != "" {
 		return KindPodman, nil
@@ -72,5 +71,5 @@ func Detect(ctx context.Context, c *transport.Conn) (string, error) {
 	if resp.Header.Get("Api-Version") != "" {
 		return KindDocker, nil
 	}
-	return "", fmt.Errorf("engine at %s is neither podman nor docker (no API version in its /_ping answer)", c.Dest.Socket)
+	return "", fmt.Errorf("engine at %s is neither podman nor docker (no API version in its /_ping answer)", c.Socket())
 }

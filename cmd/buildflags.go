@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/farm"
 	"github.com/farmbuild/farm/platform"
 )
@@ -13,7 +14,7 @@ import (
 func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.BuildOptions, error) {
 	bo := farm.BuildOptions{
 		ContextDir: contextDir, Containerfile: opts.file, IgnoreFile: opts.ignorefile, Tags: opts.tags,
-		Instructions: farm.Instructions{Labels: opts.labels, Annotations: opts.annotations, Target: opts.target,
+		Instructions: engine.Instructions{Labels: opts.labels, Annotations: opts.annotations, Target: opts.target,
 			Network: opts.network, NoCache: opts.noCache, Pull: opts.pull, Secrets: opts.secrets, Format: opts.format},
 		AuthFile:  opts.authfile,
 		KeepGoing: opts.keepGoing, Cleanup: opts.cleanup, ConnectTimeout: opts.connectTimeout,

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/farmbuild/farm/builders"
+	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/farm"
 )
 
@@ -20,7 +21,7 @@ type rootOptions struct {
 	logLevel string
 	logger   *slog.Logger
 	store    farm.Store
-	open     farm.Opener
+	open     engine.Opener
 }
 
 // NewRootCmd returns the farm command tree.

@@ -15,6 +15,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/manifest"
 	"github.com/farmbuild/farm/platform"
@@ -48,7 +49,7 @@ type BuildOptions struct {
 	// Tags name the result; the first names the local list.
 	Tags []string
 	// Instructions go to every node's build as they are.
-	Instructions
+	engine.Instructions
 	// AuthFile is the client's auth file ("" for the default locations).
 	AuthFile string
 	// KeepGoing lets the other platforms finish when one fails.
@@ -116,7 +117,7 @@ type BuildResult struct {
 // as the others can serve every platform. Nothing is output unless every
 // platform succeeded; the returned error then joins the *BuildError of
 // each failed platform.
-func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptions) (*BuildResult, error) {
+func Build(ctx context.Context, conns []Connection, open engine.Opener, opts BuildOptions) (*BuildResult, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -217,10 +218,10 @@ func Build(ctx context.Context, conns []Connection, open Opener, opts BuildOptio
 }
 
 // prepare checks the options and turns them into the per-node request.
-func prepare(opts *BuildOptions) (NodeBuild, error) {
+func prepare(opts *BuildOptions) (engine.NodeBuild, error) {
 	st, err := os.Stat(opts.ContextDir)
 	if err != nil || !st.IsDir() {
-		return NodeBuild{}, fmt.Errorf("%w: build context %q is not a directory", errdefs.ErrUsage, opts.ContextDir)
+		return engine.NodeBuild{}, fmt.Errorf("%w: build context %q is not a directory", errdefs.ErrUsage, opts.ContextDir)
 	}
 	cf := opts.Containerfile
 	if cf == "" {
@@ -231,18 +232,18 @@ func prepare(opts *BuildOptions) (NodeBuild, error) {
 			}
 		}
 		if cf == "" {
-			return NodeBuild{}, fmt.Errorf("%w: no Containerfile or Dockerfile in %s: add one or pass -f FILE", errdefs.ErrUsage, opts.ContextDir)
+			return engine.NodeBuild{}, fmt.Errorf("%w: no Containerfile or Dockerfile in %s: add one or pass -f FILE", errdefs.ErrUsage, opts.ContextDir)
 		}
 	} else if _, err := os.Stat(cf); err != nil {
-		return NodeBuild{}, fmt.Errorf("%w: Containerfile %s: %v", errdefs.ErrUsage, cf, errors.Unwrap(err))
+		return engine.NodeBuild{}, fmt.Errorf("%w: Containerfile %s: %v", errdefs.ErrUsage, cf, errors.Unwrap(err))
 	}
 	if opts.Output != OutputOCI && len(opts.Tags) == 0 {
-		return NodeBuild{}, fmt.Errorf("%w: name the result with -t (a local manifest list, or the registry reference with --push)", errdefs.ErrUsage)
+		return engine.NodeBuild{}, fmt.Errorf("%w: name the result with -t (a local manifest list, or the registry reference with --push)", errdefs.ErrUsage)
 	}
-	req := NodeBuild{ContextDir: opts.ContextDir, Containerfile: cf, Instructions: opts.Instructions}
+	req := engine.NodeBuild{ContextDir: opts.ContextDir, Containerfile: cf, Instructions: opts.Instructions}
 	if opts.IgnoreFile != "" {
 		if req.Excludes, err = ReadIgnoreFile(opts.IgnoreFile); err != nil {
-			return NodeBuild{}, fmt.Errorf("%w: --ignorefile: %v", errdefs.ErrUsage, err)
+			return engine.NodeBuild{}, fmt.Errorf("%w: --ignorefile: %v", errdefs.ErrUsage, err)
 		}
 	}
 	return req, nil
@@ -290,7 +291,12 @@ func runTests(ctx context.Context, images []manifest.Image, nodes []*Node, tests
 			plat := platform.Format(img.Platform)
 			for _, cmd := range tests {
 				events.emit(Event{Type: "phase", Phase: "testing", Platform: plat, Node: img.Node, Line: cmd})
-				code, err := nodes[i].Builder.Test(ctx, img.ImageID, cmd, func(line string) {
+				tester, ok := nodes[i].Builder.(engine.Tester)
+				if !ok {
+					errs[i] = fmt.Errorf("%w: --test: node %s cannot run containers of its images: drop --test or build %s elsewhere", errdefs.ErrUsage, img.Node, plat)
+					return
+				}
+				code, err := tester.Test(ctx, img.ImageID, cmd, func(line string) {
 					events.emit(Event{Type: "log", Platform: plat, Node: img.Node, Line: "[test] " + line})
 				})
 				if err == nil && code != 0 {

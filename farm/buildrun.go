@@ -13,6 +13,7 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/manifest"
 	"github.com/farmbuild/farm/platform"
@@ -33,7 +34,7 @@ type dispatcher struct {
 	bctx   context.Context // canceled when a build fails without KeepGoing
 	cancel context.CancelFunc
 	opts   BuildOptions
-	req    NodeBuild
+	req    engine.NodeBuild
 	nodes  []*Node
 	events *emitter
 	g      errgroup.Group
@@ -48,7 +49,7 @@ type dispatcher struct {
 
 // runPlan builds the plan and returns the per-platform results, errors
 // and images, index-addressed by job.
-func runPlan(ctx context.Context, plan schedule.Plan, nodes []*Node, req NodeBuild, opts BuildOptions) *dispatcher {
+func runPlan(ctx context.Context, plan schedule.Plan, nodes []*Node, req engine.NodeBuild, opts BuildOptions) *dispatcher {
 	d := &dispatcher{ctx: ctx, opts: opts, req: req, nodes: nodes, events: &emitter{fn: opts.Progress}, dead: map[string]bool{}}
 	// The caller cancels d.bctx (d.cancel) when it is done with d: recheck
 	// may still build.
@@ -314,7 +315,7 @@ func platformError(err error, plat, node string) error {
 
 // imageOf describes a built image for the manifest package, with the
 // node operations it needs.
-func imageOf(n *Node, b PlatformImage, opts BuildOptions, events *emitter) manifest.Image {
+func imageOf(n *Node, b engine.PlatformImage, opts BuildOptions, events *emitter) manifest.Image {
 	plat := platform.Format(b.Platform)
 	return manifest.Image{
 		Platform: b.Platform, Node: n.Name, ImageID: b.ImageID,
@@ -333,7 +334,7 @@ func imageOf(n *Node, b PlatformImage, opts BuildOptions, events *emitter) manif
 		Push: func(ctx context.Context, ref string) error {
 			events.emit(Event{Type: "phase", Phase: "pushing", Platform: plat, Node: n.Name, Line: ref})
 			defer events.emit(Event{Type: "phase", Phase: "pushed", Platform: plat, Node: n.Name, Line: ref})
-			po := PushOptions{TLSVerify: opts.TLSVerify, Format: opts.Format}
+			po := engine.PushOptions{TLSVerify: opts.TLSVerify, Format: opts.Format}
 			if named, err := reference.ParseNormalizedNamed(ref); err == nil {
 				c, err := Credentials(opts.AuthFile, reference.Domain(named))
 				if err != nil {

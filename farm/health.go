@@ -3,10 +3,8 @@ package farm
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"syscall"
 	"time"
@@ -26,34 +24,14 @@ func (n *Node) Ping(ctx context.Context) error {
 			case <-time.After(wait):
 			}
 		}
-		if err = n.pingOnce(ctx); err == nil {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = n.Builder.Ping(pctx)
+		cancel()
+		if err == nil {
 			return nil
 		}
 	}
 	return err
-}
-
-func (n *Node) pingOnce(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	client := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return n.Conn.DialEngine(ctx) },
-	}}
-	defer client.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://d/_ping", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("engine answered %s", resp.Status)
-	}
-	return nil
 }
 
 // transportError reports whether err looks like a broken connection

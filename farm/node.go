@@ -6,6 +6,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/platform"
 	"github.com/farmbuild/farm/transport"
 )
@@ -18,9 +19,9 @@ type Node struct {
 	// Conn is the open connection.
 	Conn *transport.Conn
 	// Builder drives the node's engine.
-	Builder Builder
+	Builder engine.Builder
 	// Info are the engine's facts.
-	Info EngineInfo
+	Info engine.EngineInfo
 	// Emulated are the platforms the node runs under emulation (without
 	// its native platform).
 	Emulated []ocispec.Platform
@@ -29,7 +30,7 @@ type Node struct {
 }
 
 // OpenNode connects to c, opens its engine and gathers its facts.
-func OpenNode(ctx context.Context, c Connection, open Opener) (*Node, error) {
+func OpenNode(ctx context.Context, c Connection, open engine.Opener) (*Node, error) {
 	conn, err := transport.Connect(ctx, c.Name, c.URI, c.Identity)
 	if err != nil {
 		return nil, err
@@ -63,5 +64,8 @@ func OpenNode(ctx context.Context, c Connection, open Opener) (*Node, error) {
 
 // Close closes the engine and the connection.
 func (n *Node) Close() error {
+	if n.Conn == nil {
+		return n.Builder.Close()
+	}
 	return errors.Join(n.Builder.Close(), n.Conn.Close())
 }

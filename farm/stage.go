@@ -14,6 +14,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/manifest"
 )
 
@@ -101,7 +102,7 @@ func (s *stager) stage(ctx context.Context, n *Node, id, tag string) (digest.Dig
 	defer sn.busy.Unlock()
 	before := sn.received.Load()
 	no := false
-	if err := n.Builder.Push(ctx, id, sn.addr+"/farm/store:"+tag, PushOptions{TLSVerify: &no}); err != nil {
+	if err := n.Builder.Push(ctx, id, sn.addr+"/farm/store:"+tag, engine.PushOptions{TLSVerify: &no}); err != nil {
 		return "", 0, err
 	}
 	raw, _, d, err := s.server.Manifest(tag)

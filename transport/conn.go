@@ -34,6 +34,12 @@ type Conn struct {
 	sent   atomic.Int64
 }
 
+// Node is the connection's name.
+func (c *Conn) Node() string { return c.Name }
+
+// Socket is the engine's API socket path on the node.
+func (c *Conn) Socket() string { return c.Dest.Socket }
+
 // Sent is how many bytes went to the engine through Forward so far: the
 // build context, mostly, while a build starts.
 func (c *Conn) Sent() int64 { return c.sent.Load() }

@@ -18,8 +18,8 @@ import (
 	"github.com/moby/moby/client/pkg/versions"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
-	"github.com/farmbuild/farm/farm"
 	"github.com/farmbuild/farm/platform"
 )
 
@@ -27,7 +27,7 @@ import (
 // 1.39 and later), else with the classic builder; one API call per
 // platform (docker takes one platform at a time). Each image is checked to
 // be of the platform asked for.
-func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.PlatformImage, error) {
+func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.PlatformImage, error) {
 	if len(req.Secrets) > 0 {
 		err := fmt.Errorf("--secret needs a BuildKit session, which farm does not open to docker nodes yet: build on podman nodes or drop --secret")
 		return nil, e.failAll(req, err)
@@ -39,7 +39,7 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 	if err != nil {
 		return nil, e.failAll(req, err)
 	}
-	var out []farm.PlatformImage
+	var out []engine.PlatformImage
 	var errs []error
 	for _, p := range req.Platforms {
 		hold := holdTag()
@@ -62,28 +62,28 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 			}
 		}
 		if err != nil {
-			errs = append(errs, &errdefs.BuildError{Platform: platform.Format(p), Node: e.conn.Name, Step: step, Err: err})
+			errs = append(errs, &errdefs.BuildError{Platform: platform.Format(p), Node: e.conn.Node(), Step: step, Err: err})
 			if ctx.Err() != nil {
 				break
 			}
 			continue
 		}
-		out = append(out, farm.PlatformImage{Platform: p, ImageID: id})
+		out = append(out, engine.PlatformImage{Platform: p, ImageID: id})
 	}
 	return out, errors.Join(errs...)
 }
 
-func (e *Engine) failAll(req farm.NodeBuild, err error) error {
+func (e *Engine) failAll(req engine.NodeBuild, err error) error {
 	var errs []error
 	for _, p := range req.Platforms {
-		errs = append(errs, &errdefs.BuildError{Platform: platform.Format(p), Node: e.conn.Name, Err: err})
+		errs = append(errs, &errdefs.BuildError{Platform: platform.Format(p), Node: e.conn.Node(), Err: err})
 	}
 	return errors.Join(errs...)
 }
 
 // buildOne runs one build, tagging its result hold, and returns the image
 // ID and the last step.
-func (e *Engine) buildOne(ctx context.Context, req farm.NodeBuild, p ocispec.Platform, auths map[string]registry.AuthConfig, hold string) (string, string, error) {
+func (e *Engine) buildOne(ctx context.Context, req engine.NodeBuild, p ocispec.Platform, auths map[string]registry.AuthConfig, hold string) (string, string, error) {
 	body, dockerfile, err := contextTar(req.ContextDir, req.Containerfile, req.Excludes)
 	if err != nil {
 		return "", "", err

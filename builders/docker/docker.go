@@ -10,35 +10,37 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/platform"
-	"github.com/farmbuild/farm/transport"
 )
 
 // Kind is the engine kind this package drives.
 const Kind = "docker"
 
-var _ farm.Builder = (*Engine)(nil)
+var (
+	_ engine.Builder = (*Engine)(nil)
+	_ engine.Tester  = (*Engine)(nil)
+)
 
 // Engine is a Docker engine reached through a farm connection.
 type Engine struct {
-	conn *transport.Conn
+	conn engine.Link
 	api  *client.Client
 }
 
 // New opens a Docker API client that dials the engine through conn.
-func New(ctx context.Context, conn *transport.Conn) (*Engine, error) {
+func New(ctx context.Context, conn engine.Link) (*Engine, error) {
 	api, err := client.New(
 		client.WithHost("unix:///var/run/docker.sock"), // only names the scheme; dialing goes through conn
 		client.WithDialContext(func(ctx context.Context, _, _ string) (net.Conn, error) { return conn.DialEngine(ctx) }),
 		client.WithAPIVersionNegotiation(),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("docker API client for %s: %w", conn.Name, err)
+		return nil, fmt.Errorf("docker API client for %s: %w", conn.Node(), err)
 	}
 	if _, err := api.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		api.Close()
-		return nil, fmt.Errorf("docker API on %s: %w", conn.Name, err)
+		return nil, fmt.Errorf("docker API on %s: %w", conn.Node(), err)
 	}
 	return &Engine{conn: conn, api: api}, nil
 }
@@ -48,13 +50,13 @@ func (e *Engine) Close() error { return e.api.Close() }
 
 // Info reports the engine's facts. Docker does not report emulation, so
 // binfmt_misc is read from the host.
-func (e *Engine) Info(ctx context.Context) (farm.EngineInfo, error) {
+func (e *Engine) Info(ctx context.Context) (engine.EngineInfo, error) {
 	res, err := e.api.Info(ctx, client.InfoOptions{})
 	if err != nil {
-		return farm.EngineInfo{}, fmt.Errorf("docker info on %s: %w", e.conn.Name, err)
+		return engine.EngineInfo{}, fmt.Errorf("docker info on %s: %w", e.conn.Node(), err)
 	}
 	i := res.Info
-	return farm.EngineInfo{
+	return engine.EngineInfo{
 		Kind:        Kind,
 		Version:     i.ServerVersion,
 		APIVersion:  e.api.ClientVersion(),
@@ -63,4 +65,10 @@ func (e *Engine) Info(ctx context.Context) (farm.EngineInfo, error) {
 		MemoryBytes: i.MemTotal,
 		StorageRoot: i.DockerRootDir,
 	}, nil
+}
+
+// Ping checks once that the engine answers.
+func (e *Engine) Ping(ctx context.Context) error {
+	_, err := e.api.Ping(ctx, client.PingOptions{})
+	return err
 }

@@ -12,16 +12,16 @@ import (
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/engine"
 )
 
 // Push tags the image as ref, pushes it with the credentials of that one
 // registry, and removes the tag again (the image keeps its hold tag, so
 // it stays). Docker pushes docker media types; farm's index handling
 // converts where the index needs OCI ones.
-func (e *Engine) Push(ctx context.Context, imageID, ref string, o farm.PushOptions) error {
+func (e *Engine) Push(ctx context.Context, imageID, ref string, o engine.PushOptions) error {
 	if _, err := e.api.ImageTag(ctx, client.ImageTagOptions{Source: imageID, Target: ref}); err != nil {
-		return fmt.Errorf("tagging on %s: %w", e.conn.Name, err)
+		return fmt.Errorf("tagging on %s: %w", e.conn.Node(), err)
 	}
 	defer func() { _, _ = e.api.ImageRemove(context.WithoutCancel(ctx), ref, client.ImageRemoveOptions{}) }()
 	auth, err := json.Marshal(registry.AuthConfig{Username: o.Username, Password: o.Password})
@@ -30,7 +30,7 @@ func (e *Engine) Push(ctx context.Context, imageID, ref string, o farm.PushOptio
 	}
 	res, err := e.api.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: base64.URLEncoding.EncodeToString(auth)})
 	if err != nil {
-		return fmt.Errorf("push on %s: %w", e.conn.Name, err)
+		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
 	}
 	defer res.Close()
 	// Errors come inside the stream: read it to the end.
@@ -42,10 +42,10 @@ func (e *Engine) Push(ctx context.Context, imageID, ref string, o farm.PushOptio
 		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
 			return nil
 		} else if err != nil {
-			return fmt.Errorf("push on %s: reading the stream: %w", e.conn.Name, err)
+			return fmt.Errorf("push on %s: reading the stream: %w", e.conn.Node(), err)
 		}
 		if m.Error != "" {
-			return fmt.Errorf("push on %s: %s", e.conn.Name, m.Error)
+			return fmt.Errorf("push on %s: %s", e.conn.Node(), m.Error)
 		}
 	}
 }
@@ -55,7 +55,7 @@ func (e *Engine) Push(ctx context.Context, imageID, ref string, o farm.PushOptio
 func (e *Engine) Export(ctx context.Context, imageID string, w io.Writer) error {
 	r, err := e.api.ImageSave(ctx, []string{imageID})
 	if err != nil {
-		return fmt.Errorf("export from %s: %w", e.conn.Name, err)
+		return fmt.Errorf("export from %s: %w", e.conn.Node(), err)
 	}
 	defer r.Close()
 	_, err = io.Copy(w, r)

@@ -25,14 +25,14 @@ func (e *Engine) Test(ctx context.Context, imageID, cmd string, log func(string)
 		},
 	})
 	if err != nil {
-		return 0, fmt.Errorf("creating the test container on %s: %w", e.conn.Name, err)
+		return 0, fmt.Errorf("creating the test container on %s: %w", e.conn.Node(), err)
 	}
 	id := res.ID
 	defer func() {
 		_, _ = e.api.ContainerRemove(context.WithoutCancel(ctx), id, client.ContainerRemoveOptions{Force: true})
 	}()
 	if _, err := e.api.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
-		return 0, fmt.Errorf("starting the test container on %s: %w", e.conn.Name, err)
+		return 0, fmt.Errorf("starting the test container on %s: %w", e.conn.Node(), err)
 	}
 	wait := e.api.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	var code int64
@@ -40,15 +40,15 @@ func (e *Engine) Test(ctx context.Context, imageID, cmd string, log func(string)
 	case res := <-wait.Result:
 		code = res.StatusCode
 	case err := <-wait.Error:
-		return 0, fmt.Errorf("waiting for the test on %s: %w", e.conn.Name, err)
+		return 0, fmt.Errorf("waiting for the test on %s: %w", e.conn.Node(), err)
 	}
 	logs, err := e.api.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
 	if err != nil {
-		return int(code), fmt.Errorf("reading the test output on %s: %w", e.conn.Name, err)
+		return int(code), fmt.Errorf("reading the test output on %s: %w", e.conn.Node(), err)
 	}
 	defer logs.Close()
 	if err := forwardLines(logs, log); err != nil {
-		return int(code), fmt.Errorf("reading the test output on %s: %w", e.conn.Name, err)
+		return int(code), fmt.Errorf("reading the test output on %s: %w", e.conn.Node(), err)
 	}
 	return int(code), nil
 }

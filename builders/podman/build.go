@@ -22,8 +22,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	imagetypes "go.podman.io/image/v5/types"
 
+	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
-	"github.com/farmbuild/farm/farm"
 	"github.com/farmbuild/farm/platform"
 )
 
@@ -33,9 +33,9 @@ import (
 // platform asked for: podman 4's layer cache can hand back another
 // platform's image (FROM scratch), and such a platform is built again
 // without the cache rather than silently lost.
-func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.PlatformImage, error) {
+func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.PlatformImage, error) {
 	ids, steps, created, buildErr := e.buildOnce(ctx, req)
-	var out []farm.PlatformImage
+	var out []engine.PlatformImage
 	var errs []error
 	for i, p := range req.Platforms {
 		id, step, err := ids[i], steps[i], buildErr
@@ -56,13 +56,13 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 			}
 		}
 		if id != "" && err == nil {
-			out = append(out, farm.PlatformImage{Platform: p, ImageID: id, Intermediate: created[i]})
+			out = append(out, engine.PlatformImage{Platform: p, ImageID: id, Intermediate: created[i]})
 			continue
 		}
 		if err == nil {
 			err = errors.New("podman reported no image for this platform")
 		}
-		errs = append(errs, &errdefs.BuildError{Platform: platform.Format(p), Node: e.conn.Name, Step: step, Err: err})
+		errs = append(errs, &errdefs.BuildError{Platform: platform.Format(p), Node: e.conn.Node(), Step: step, Err: err})
 	}
 	return out, errors.Join(errs...)
 }
@@ -70,7 +70,7 @@ func (e *Engine) Build(ctx context.Context, req farm.NodeBuild) ([]farm.Platform
 // buildOnce runs one build call and returns, per platform, the image ID
 // (possibly abbreviated), the last step started and the layer images the
 // build created.
-func (e *Engine) buildOnce(ctx context.Context, req farm.NodeBuild) ([]string, []string, [][]string, error) {
+func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild) ([]string, []string, [][]string, error) {
 	opts, err := buildOptions(req)
 	if err != nil {
 		n := len(req.Platforms)
@@ -168,7 +168,7 @@ func (e *Engine) checkPlatform(ctx context.Context, id string, want ocispec.Plat
 	return img.ID, nil
 }
 
-func buildOptions(req farm.NodeBuild) (types.BuildOptions, error) {
+func buildOptions(req engine.NodeBuild) (types.BuildOptions, error) {
 	var opts types.BuildOptions
 	opts.ContextDirectory = req.ContextDir
 	opts.Excludes = req.Excludes
@@ -231,7 +231,7 @@ func buildOptions(req farm.NodeBuild) (types.BuildOptions, error) {
 
 // Push pushes an image to a registry reference with the credentials of
 // that one registry only.
-func (e *Engine) Push(ctx context.Context, imageID, ref string, o farm.PushOptions) error {
+func (e *Engine) Push(ctx context.Context, imageID, ref string, o engine.PushOptions) error {
 	if o.Username == "" {
 		return e.pushAnonymous(ctx, imageID, ref, o)
 	}
@@ -243,7 +243,7 @@ func (e *Engine) Push(ctx context.Context, imageID, ref string, o farm.PushOptio
 		opts = opts.WithFormat(f)
 	}
 	if err := images.Push(e.ctx(ctx), imageID, ref, opts); err != nil {
-		return fmt.Errorf("push on %s: %w", e.conn.Name, err)
+		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
 	}
 	return nil
 }
@@ -261,7 +261,7 @@ func pushFormat(f string) string {
 // pushAnonymous pushes without credentials. The bindings, given no
 // username, would gather every credential the client has (helpers
 // included); this sends an explicitly empty one instead.
-func (e *Engine) pushAnonymous(ctx context.Context, imageID, ref string, o farm.PushOptions) error {
+func (e *Engine) pushAnonymous(ctx context.Context, imageID, ref string, o engine.PushOptions) error {
 	conn, err := bindings.GetClient(e.values)
 	if err != nil {
 		return err
@@ -277,15 +277,15 @@ func (e *Engine) pushAnonymous(ctx context.Context, imageID, ref string, o farm.
 	}
 	resp, err := conn.DoRequest(e.ctx(ctx), nil, http.MethodPost, "/images/%s/push", params, header, imageID)
 	if err != nil {
-		return fmt.Errorf("push on %s: %w", e.conn.Name, err)
+		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return fmt.Errorf("push on %s: %w", e.conn.Name, err)
+		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("push on %s: %s: %s", e.conn.Name, resp.Status, strings.TrimSpace(string(body)))
+		return fmt.Errorf("push on %s: %s: %s", e.conn.Node(), resp.Status, strings.TrimSpace(string(body)))
 	}
 	// Errors can also come inside a successful stream.
 	dec := json.NewDecoder(strings.NewReader(string(body)))
@@ -297,7 +297,7 @@ func (e *Engine) pushAnonymous(ctx context.Context, imageID, ref string, o farm.
 			return nil
 		}
 		if m.Error != "" {
-			return fmt.Errorf("push on %s: %s", e.conn.Name, m.Error)
+			return fmt.Errorf("push on %s: %s", e.conn.Node(), m.Error)
 		}
 	}
 }
@@ -306,7 +306,7 @@ func (e *Engine) pushAnonymous(ctx context.Context, imageID, ref string, o farm.
 func (e *Engine) Export(ctx context.Context, imageID string, w io.Writer) error {
 	format := "oci-archive"
 	if err := images.Export(e.ctx(ctx), []string{imageID}, w, &images.ExportOptions{Format: &format}); err != nil {
-		return fmt.Errorf("export from %s: %w", e.conn.Name, err)
+		return fmt.Errorf("export from %s: %w", e.conn.Node(), err)
 	}
 	return nil
 }

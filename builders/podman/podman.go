@@ -5,6 +5,8 @@ package podman
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 
@@ -13,19 +15,21 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/system"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/platform"
-	"github.com/farmbuild/farm/transport"
 )
 
 // Kind is the engine kind this package drives.
 const Kind = "podman"
 
-var _ farm.Builder = (*Engine)(nil)
+var (
+	_ engine.Builder = (*Engine)(nil)
+	_ engine.Tester  = (*Engine)(nil)
+)
 
 // Engine is a podman engine reached through a farm connection.
 type Engine struct {
-	conn *transport.Conn
+	conn engine.Link
 	// values carries the bindings connection; calls take their
 	// cancellation from their own context and only values from this one.
 	values context.Context
@@ -41,7 +45,7 @@ type Engine struct {
 // New connects podman's bindings to the engine behind conn. The bindings
 // can only dial a socket path, so an SSH connection is served on a private
 // local socket; farm's own strict SSH carries it.
-func New(ctx context.Context, conn *transport.Conn) (*Engine, error) {
+func New(ctx context.Context, conn engine.Link) (*Engine, error) {
 	dir, err := os.MkdirTemp("", "farm-podman-")
 	if err != nil {
 		return nil, err
@@ -55,7 +59,7 @@ func New(ctx context.Context, conn *transport.Conn) (*Engine, error) {
 	values, err := bindings.NewConnection(withValues(ctx, context.Background()), "unix://"+path)
 	if err != nil {
 		e.Close()
-		return nil, fmt.Errorf("podman API on %s: %w", conn.Name, err)
+		return nil, fmt.Errorf("podman API on %s: %w", conn.Node(), err)
 	}
 	e.values = context.WithoutCancel(values)
 	return e, nil
@@ -74,12 +78,12 @@ func (e *Engine) ctx(ctx context.Context) context.Context {
 
 // Info reports podman's facts. Servers from 5.6 on report the
 // architectures they emulate; older ones leave that to binfmt_misc.
-func (e *Engine) Info(ctx context.Context) (farm.EngineInfo, error) {
+func (e *Engine) Info(ctx context.Context) (engine.EngineInfo, error) {
 	info, err := system.Info(e.ctx(ctx), nil)
 	if err != nil {
-		return farm.EngineInfo{}, fmt.Errorf("podman info on %s: %w", e.conn.Name, err)
+		return engine.EngineInfo{}, fmt.Errorf("podman info on %s: %w", e.conn.Node(), err)
 	}
-	out := farm.EngineInfo{Kind: Kind}
+	out := engine.EngineInfo{Kind: Kind}
 	if info.Version.Version != "" {
 		out.Version = info.Version.Version
 		out.APIVersion = info.Version.APIVersion
@@ -123,4 +127,22 @@ func parseEmulated(os string, archs []string) []ocispec.Platform {
 }
 
 // Socket is the engine's API socket path on its host.
-func (e *Engine) Socket() string { return e.conn.Dest.Socket }
+func (e *Engine) Socket() string { return e.conn.Socket() }
+
+// Ping checks once that the engine answers.
+func (e *Engine) Ping(ctx context.Context) error {
+	conn, err := bindings.GetClient(e.values)
+	if err != nil {
+		return err
+	}
+	resp, err := conn.DoRequest(e.ctx(ctx), nil, http.MethodGet, "/_ping", nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("podman on %s answered /_ping with %s", e.conn.Node(), resp.Status)
+	}
+	return nil
+}

@@ -22,17 +22,17 @@ func (e *Engine) Test(ctx context.Context, imageID, cmd string, log func(string)
 	s.Labels = map[string]string{"io.farm.test": "true"}
 	created, err := containers.CreateWithSpec(c, s, nil)
 	if err != nil {
-		return 0, fmt.Errorf("creating the test container on %s: %w", e.conn.Name, err)
+		return 0, fmt.Errorf("creating the test container on %s: %w", e.conn.Node(), err)
 	}
 	defer func() {
 		_, _ = containers.Remove(e.ctx(context.WithoutCancel(ctx)), created.ID, new(containers.RemoveOptions).WithForce(true).WithIgnore(true))
 	}()
 	if err := containers.Start(c, created.ID, nil); err != nil {
-		return 0, fmt.Errorf("starting the test container on %s: %w", e.conn.Name, err)
+		return 0, fmt.Errorf("starting the test container on %s: %w", e.conn.Node(), err)
 	}
 	code, err := containers.Wait(c, created.ID, nil)
 	if err != nil {
-		return 0, fmt.Errorf("waiting for the test on %s: %w", e.conn.Name, err)
+		return 0, fmt.Errorf("waiting for the test on %s: %w", e.conn.Node(), err)
 	}
 	stdout, stderr := make(chan string, 64), make(chan string, 64)
 	var wg sync.WaitGroup
@@ -61,7 +61,7 @@ func (e *Engine) Test(ctx context.Context, imageID, cmd string, log func(string)
 	close(stderr)
 	wg.Wait()
 	if lerr != nil {
-		return int(code), fmt.Errorf("reading the test output on %s: %w", e.conn.Name, lerr)
+		return int(code), fmt.Errorf("reading the test output on %s: %w", e.conn.Node(), lerr)
 	}
 	return int(code), nil
 }

@@ -1,30 +1,37 @@
-package farm
+// Package engine is the contract between farm and the engine drivers in
+// builders/: what farm needs from a node's container engine, the data it
+// passes, and the optional abilities an engine may have. It reaches a node
+// only through Link, a small interface the transport satisfies.
+package engine
 
 import (
 	"context"
 	"io"
+	"net"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/farmbuild/farm/transport"
 )
 
-// Builder is what farm needs from a node's container engine. The
+// Builder is what farm needs from every node's container engine. The
 // implementations live in the builders packages, one per engine kind.
+// Abilities not every engine has are optional interfaces (Tester).
 type Builder interface {
 	// Info reports the engine's facts.
 	Info(ctx context.Context) (EngineInfo, error)
+	// Ping checks once that the engine answers.
+	Ping(ctx context.Context) error
 	// Build builds every platform of the request from one upload of the
 	// context. It returns the images of the platforms that were built and,
-	// for the others, *BuildError values joined into the error.
+	// for the others, *errdefs.BuildError values joined into the error.
+	// What the engine itself reported is an *errdefs.EngineError inside.
 	Build(ctx context.Context, req NodeBuild) ([]PlatformImage, error)
 	// Push pushes an image to a registry reference (host/repo:tag).
 	Push(ctx context.Context, imageID, ref string, opts PushOptions) error
-	// Export writes the image as an OCI archive.
+	// Export writes the image as the archive the engine makes of it: an
+	// OCI archive (podman) or a docker-save archive (docker); package
+	// manifest reads both.
 	Export(ctx context.Context, imageID string, w io.Writer) error
-	// Test runs a shell command in a new container of the image and
-	// returns its exit code; log receives its output lines.
-	Test(ctx context.Context, imageID, cmd string, log func(string)) (int, error)
 	// Existing returns those of the image IDs that are on the node.
 	Existing(ctx context.Context, imageIDs []string) ([]string, error)
 	// Remove removes images; images that are already gone are no error.
@@ -33,9 +40,34 @@ type Builder interface {
 	Close() error
 }
 
-// Opener opens the engine behind a connection, finding out from its API
+// Tester is a Builder that can run a command in a built image (--test).
+type Tester interface {
+	// Test runs a shell command in a new container of the image and
+	// returns its exit code; log receives its output lines.
+	Test(ctx context.Context, imageID, cmd string, log func(string)) (int, error)
+}
+
+// Link is what an engine driver needs of the connection to its node;
+// *transport.Conn is one.
+type Link interface {
+	// Node is the connection's name, for messages.
+	Node() string
+	// Socket is the engine's API socket path on the node.
+	Socket() string
+	// DialEngine opens a stream to the engine's API socket.
+	DialEngine(ctx context.Context) (net.Conn, error)
+	// Forward serves the engine's socket on a new local socket in dir and
+	// returns its path and a function that stops it.
+	Forward(ctx context.Context, dir string) (string, func(), error)
+	// Run runs a POSIX shell script on the node and returns its output.
+	Run(ctx context.Context, script string) ([]byte, error)
+	// Sent counts the bytes that went to the engine through Forward.
+	Sent() int64
+}
+
+// Opener opens the engine behind a link, finding out from its API
 // whether it is podman or docker.
-type Opener func(ctx context.Context, c *transport.Conn) (Builder, error)
+type Opener func(ctx context.Context, l Link) (Builder, error)
 
 // EngineInfo are the facts an engine reports about itself and its host.
 type EngineInfo struct {
