@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -95,6 +96,9 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	}
 	bo.Logger = ro.logger
 	if err := farm.Preflight(ctx, bo); err != nil {
+		return err
+	}
+	if err := schedulingFacts(ro, &bo); err != nil {
 		return err
 	}
 	farmName, conns, err := ro.store.FarmConnections(opts.farmName)
@@ -217,4 +221,22 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// schedulingFacts gives the build its blob store and what the scheduler
+// weighs beyond the nodes' own facts: the user's weights and how long each
+// node's last builds took. Unreadable weights or records only cost
+// scheduling quality.
+func schedulingFacts(ro *rootOptions, bo *farm.BuildOptions) error {
+	cache, err := cacheDir()
+	if err != nil {
+		return err
+	}
+	bo.StoreDir = filepath.Join(cache, "store")
+	bo.Weights, _ = ro.store.Weights()
+	if rec, _, err := openRecordsIn(); err == nil {
+		bo.History, _ = rec.Durations()
+		rec.Close()
+	}
+	return nil
 }

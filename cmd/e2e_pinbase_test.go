@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/records"
 )
 
 func TestE2EPinBase(t *testing.T) {
@@ -52,12 +52,12 @@ func TestE2EPinBase(t *testing.T) {
 		t.Errorf("with --pin-base every node must build from the same base:\n%s", errOut)
 	}
 
-	var builds []farm.BuildRecord
+	var builds []records.BuildRecord
 	if err := json.Unmarshal([]byte(mustCLI(t, "history", "--format", "json")), &builds); err != nil || len(builds) != 2 {
 		t.Fatalf("history: %v %+v", err, builds)
 	}
 	pinned := mustCLI(t, "inspect", builds[0].ID)
-	var b farm.BuildRecord
+	var b records.BuildRecord
 	if err := json.Unmarshal([]byte(pinned), &b); err != nil {
 		t.Fatal(err)
 	}

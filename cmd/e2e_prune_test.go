@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/records"
 )
 
 // bigContext is a context whose image adds 10 MiB of random bytes, after
@@ -45,12 +46,12 @@ func TestE2EPrune(t *testing.T) {
 	ref := theFarm.registry + "/e2e-prune:" + uniq()
 	mustCLI(t, "build", "--platforms", "linux/amd64", "--push", "--tls-verify=false", "-t", ref, bigContext(t))
 	mustCLI(t, "build", "--platforms", "linux/amd64", "--output", "type=oci,dest="+filepath.Join(t.TempDir(), "o"), "-t", "x:1", bigContext(t))
-	var builds []farm.BuildRecord
+	var builds []records.BuildRecord
 	if err := json.Unmarshal([]byte(mustCLI(t, "history", "--format", "json")), &builds); err != nil || len(builds) != 2 {
 		t.Fatalf("history: %v", err)
 	}
-	image := func(b farm.BuildRecord) (string, string, []string) {
-		full := farm.BuildRecord{}
+	image := func(b records.BuildRecord) (string, string, []string) {
+		full := records.BuildRecord{}
 		if err := json.Unmarshal([]byte(mustCLI(t, "inspect", b.ID)), &full); err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/records"
 )
 
 func TestE2ERecordsKeepCompleteLogs(t *testing.T) {
@@ -59,7 +59,7 @@ func TestE2ERecordsKeepCompleteLogs(t *testing.T) {
 	}
 
 	// After the process ended: history and the complete logs.
-	var builds []farm.BuildRecord
+	var builds []records.BuildRecord
 	if err := json.Unmarshal([]byte(mustCLI(t, "history", "--format", "json")), &builds); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestE2ERecordsKeepCompleteLogs(t *testing.T) {
 			t.Errorf("%d of 500 %s lines in farm logs", n, arch)
 		}
 	}
-	var b farm.BuildRecord
+	var b records.BuildRecord
 	if err := json.Unmarshal([]byte(mustCLI(t, "inspect", id[:6])), &b); err != nil {
 		t.Fatal(err)
 	}

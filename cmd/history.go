@@ -11,12 +11,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/farmbuild/farm/farm"
 	"github.com/farmbuild/farm/platform"
+	"github.com/farmbuild/farm/records"
 )
 
-func openRecords(ro *rootOptions) (*farm.Records, error) {
-	rec, warning, err := farm.OpenRecords()
+func openRecords(ro *rootOptions) (*records.Records, error) {
+	rec, warning, err := openRecordsIn()
 	if warning != "" {
 		ro.logger.Warn(warning)
 	}
@@ -158,8 +158,8 @@ type baseComparison struct {
 
 // compareBases lists, per platform and base image, the digests two builds
 // used.
-func compareBases(a, b farm.BuildRecord) []baseComparison {
-	digests := func(r farm.BuildRecord) map[[2]string]string {
+func compareBases(a, b records.BuildRecord) []baseComparison {
+	digests := func(r records.BuildRecord) map[[2]string]string {
 		m := map[[2]string]string{}
 		for _, p := range r.Platforms {
 			for img, d := range p.BaseDigests {
@@ -240,7 +240,7 @@ func runLogs(ctx context.Context, ro *rootOptions, opts *logsOptions, id string,
 
 // copyLog prints a platform's log; with follow it keeps printing what is
 // appended until the build is no longer running.
-func copyLog(ctx context.Context, rec *farm.Records, id, platform string, follow bool, w io.Writer) error {
+func copyLog(ctx context.Context, rec *records.Records, id, platform string, follow bool, w io.Writer) error {
 	path := rec.LogFile(id, platform)
 	var f *os.File
 	for {
@@ -270,7 +270,7 @@ func copyLog(ctx context.Context, rec *farm.Records, id, platform string, follow
 	}
 }
 
-func running(rec *farm.Records, id string) bool {
+func running(rec *records.Records, id string) bool {
 	b, err := rec.Get(id)
 	return err == nil && strings.EqualFold(b.Result, "running")
 }

@@ -13,11 +13,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/records"
 )
 
 // buildRecorder records a build; every failure to record is a warning.
 type buildRecorder struct {
-	rec    *farm.Records
+	rec    *records.Records
 	id     string
 	logger *slog.Logger
 }
@@ -27,7 +28,7 @@ func startRecording(cmd *cobra.Command, farmName string, logger *slog.Logger) *b
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	r := &buildRecorder{id: hex.EncodeToString(b), logger: logger}
-	rec, warning, err := farm.OpenRecords()
+	rec, warning, err := openRecordsIn()
 	if warning != "" {
 		logger.Warn(warning)
 	}
@@ -40,7 +41,7 @@ func startRecording(cmd *cobra.Command, farmName string, logger *slog.Logger) *b
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	if err := rec.Start(farm.BuildRecord{ID: r.id, Started: time.Now(), User: name, Args: invocation(cmd), Farm: farmName}); err != nil {
+	if err := rec.Start(records.BuildRecord{ID: r.id, Started: time.Now(), User: name, Args: invocation(cmd), Farm: farmName}); err != nil {
 		logger.Warn("not recording this build", "error", err)
 		rec.Close()
 		r.rec = nil
@@ -90,8 +91,32 @@ func (r *buildRecorder) finish(res *farm.BuildResult, err error) {
 	if r.rec == nil {
 		return
 	}
-	if ferr := r.rec.Finish(r.id, res, ExitCode(err), err); ferr != nil {
+	if ferr := r.rec.Finish(r.id, outcomeOf(res, err)); ferr != nil {
 		r.logger.Warn("could not record the build's outcome", "error", ferr)
 	}
 	r.rec.Close()
+}
+
+// outcomeOf turns a build's result into what the records keep of it.
+func outcomeOf(res *farm.BuildResult, err error) records.Outcome {
+	o := records.Outcome{Result: "success", ExitCode: ExitCode(err)}
+	switch {
+	case o.ExitCode == exitInterrupted:
+		o.Result = "interrupted"
+	case err != nil:
+		o.Result = "failed"
+	}
+	if err != nil {
+		o.Error = err.Error()
+	}
+	if res == nil {
+		return o
+	}
+	o.Index = res.Index.Digest
+	for _, p := range res.Platforms {
+		o.Platforms = append(o.Platforms, records.PlatformRecord{Platform: p.Platform, Node: p.Node, Emulated: p.Emulated,
+			ImageID: p.ImageID, Digest: p.Digest, BaseDigests: p.Bases, Seconds: p.Duration.Seconds(), Attempts: p.Attempts,
+			Error: p.Error, Intermediate: p.Intermediate})
+	}
+	return o
 }

@@ -68,6 +68,14 @@ type BuildOptions struct {
 	// Output is where the result goes; Dest is the OCI layout directory.
 	Output OutputKind
 	Dest   string
+	// StoreDir is the client's blob store, through which images come back
+	// for local and OCI outputs.
+	StoreDir string
+	// Weights are the user's node weights (connection update --weight).
+	Weights map[string]float64
+	// History holds, per node and platform, how long the last build took
+	// (records.Durations); the scheduler weighs it.
+	History map[string]map[string]time.Duration
 	// Local opens the local engine for OutputLocal.
 	Local func(ctx context.Context) (manifest.Puller, func(), error)
 	// Timeout bounds each platform's build; zero means no limit.
@@ -98,8 +106,8 @@ type PlatformResult struct {
 	Bases map[string]string `json:"bases,omitempty"`
 
 	platform ocispec.Platform
-	// intermediate are the layer images the build created, for prune.
-	intermediate []string
+	// Intermediate are the layer images the build created, for prune.
+	Intermediate []string `json:"-"`
 }
 
 // BuildResult is the outcome of a farm build.
@@ -176,9 +184,6 @@ func Build(ctx context.Context, conns []Connection, open engine.Opener, opts Bui
 			}
 			res.Platforms[i].Bases[p.Ref] = p.PerPlatform[res.Platforms[i].Platform]
 		}
-	}
-	if err := recordHistory(d.jobs); err != nil {
-		log.Warn("could not record build times for scheduling", "error", err)
 	}
 	images, built := d.images, d.built
 	if errs := joinFailuresFirst(d.errs); errs != nil {

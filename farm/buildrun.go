@@ -151,7 +151,7 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 		for _, b := range built {
 			if platform.Format(b.Platform) == d.jobs[i].Platform {
 				d.jobs[i].ImageID, d.images[i], d.built[i] = b.ImageID, imageOf(n, b, d.opts, d.events), n
-				d.jobs[i].intermediate = b.Intermediate
+				d.jobs[i].Intermediate = b.Intermediate
 			}
 		}
 		if d.jobs[i].ImageID == "" {
@@ -222,7 +222,7 @@ func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 		}
 	}
 	d.mu.Unlock()
-	facts := nodeFacts(alive)
+	facts := nodeFacts(alive, d.opts)
 	want := make([]ocispec.Platform, len(again))
 	for k, i := range again {
 		want[k] = d.jobs[i].platform

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/farmbuild/farm/errdefs"
 )
@@ -308,19 +307,5 @@ func TestWeights(t *testing.T) {
 	must(t, s.RemoveConnection("b"))
 	if w, _ := s.Weights(); len(w) != 0 {
 		t.Errorf("weights after remove = %v", w)
-	}
-}
-
-func TestHistory(t *testing.T) {
-	isolate(t, "")
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	must(t, recordHistory([]PlatformResult{
-		{Platform: "linux/amd64", Node: "a", ImageID: "x", Duration: 3 * time.Second},
-		{Platform: "linux/arm64", Node: "a", Error: "failed", Duration: time.Second},
-	}))
-	h, err := History()
-	must(t, err)
-	if h["a"]["linux/amd64"] != 3*time.Second || len(h["a"]) != 1 {
-		t.Errorf("history = %v", h)
 	}
 }

@@ -43,7 +43,7 @@ func deliver(ctx context.Context, images []manifest.Image, nodes []*Node, opts B
 		defer stop()
 		local = l
 	}
-	st, staged, err := stageAll(ctx, images, nodes, events)
+	st, staged, err := stageAll(ctx, opts.StoreDir, images, nodes, events)
 	if err != nil {
 		opts.Logger.Warn("could not bring the images through farm's blob store: streaming whole images instead", "error", err)
 		if opts.Output == OutputOCI {
@@ -62,8 +62,8 @@ func deliver(ctx context.Context, images []manifest.Image, nodes []*Node, opts B
 
 // stageAll has every node push its images into the client's blob store,
 // nodes in parallel.
-func stageAll(ctx context.Context, images []manifest.Image, nodes []*Node, events *emitter) (*stager, []manifest.Staged, error) {
-	st, err := newStager()
+func stageAll(ctx context.Context, storeDir string, images []manifest.Image, nodes []*Node, events *emitter) (*stager, []manifest.Staged, error) {
+	st, err := newStager(storeDir)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -50,7 +50,7 @@ func openAndPlan(ctx context.Context, conns []Connection, open engine.Opener, op
 	if err != nil {
 		return nil, schedule.Plan{}, err
 	}
-	plan, err := makePlan(opts.Platforms, nodes, len(conns))
+	plan, err := makePlan(opts.Platforms, nodes, len(conns), opts)
 	if err != nil {
 		closeNodes(nodes)
 		return nil, schedule.Plan{}, err
@@ -108,11 +108,9 @@ func openNodes(ctx context.Context, conns []Connection, open engine.Opener, time
 }
 
 // nodeFacts gathers what the scheduler weighs about the nodes: engine
-// facts, the user's weights and the build history. Unreadable weights or
-// history only cost scheduling quality.
-func nodeFacts(nodes []*Node) []schedule.Node {
-	weights, _ := Store{}.Weights()
-	history, _ := History()
+// facts, the user's weights and the build history.
+func nodeFacts(nodes []*Node, opts BuildOptions) []schedule.Node {
+	weights, history := opts.Weights, opts.History
 	facts := make([]schedule.Node, len(nodes))
 	for i, n := range nodes {
 		facts[i] = schedule.Node{Name: n.Name, Native: n.Info.Native, Emulated: n.Emulated, CPUs: n.Info.CPUs,
@@ -146,8 +144,8 @@ func openWithRetry(ctx context.Context, c Connection, open engine.Opener) (*Node
 }
 
 // makePlan schedules the platforms on the nodes that answered.
-func makePlan(want []ocispec.Platform, nodes []*Node, total int) (schedule.Plan, error) {
-	facts := nodeFacts(nodes)
+func makePlan(want []ocispec.Platform, nodes []*Node, total int, opts BuildOptions) (schedule.Plan, error) {
+	facts := nodeFacts(nodes, opts)
 	if len(want) == 0 {
 		want = schedule.NativePlatforms(facts)
 	}

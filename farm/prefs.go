@@ -7,17 +7,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	"go.podman.io/storage/pkg/ioutils"
 
 	"github.com/farmbuild/farm/errdefs"
 )
 
-// farm keeps what podman's files have no place for in files of its own:
-// per-node weights in $XDG_CONFIG_HOME/farm/nodes.json and build history
-// in $XDG_STATE_HOME/farm/history.json. Both are small JSON documents
-// written atomically; a missing file means no settings.
+// farm keeps what podman's files have no place for in a file of its own:
+// per-node weights in $XDG_CONFIG_HOME/farm/nodes.json, a small JSON
+// document written atomically; a missing file means no settings.
 
 // nodePrefs is the nodes.json document.
 type nodePrefs struct {
@@ -35,14 +33,6 @@ func configDir() (string, error) {
 	}
 	home, err := os.UserHomeDir()
 	return filepath.Join(home, ".config", "farm"), err
-}
-
-func stateDir() (string, error) {
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "farm"), nil
-	}
-	home, err := os.UserHomeDir()
-	return filepath.Join(home, ".local", "state", "farm"), err
 }
 
 func readJSON(path string, v any) error {
@@ -138,66 +128,4 @@ func editPrefs(edit func(*nodePrefs)) error {
 	}
 	edit(&p)
 	return writeJSON(path, p)
-}
-
-// buildHistory is the history.json document: per node, per platform, how
-// long its last build took.
-type buildHistory struct {
-	Nodes map[string]map[string]historyEntry `json:"nodes"`
-}
-
-type historyEntry struct {
-	Seconds float64   `json:"seconds"`
-	When    time.Time `json:"when"`
-}
-
-func historyPath() (string, error) {
-	d, err := stateDir()
-	return filepath.Join(d, "history.json"), err
-}
-
-// History returns, per node and platform, how long the last build took.
-func History() (map[string]map[string]time.Duration, error) {
-	path, err := historyPath()
-	if err != nil {
-		return nil, err
-	}
-	var h buildHistory
-	if err := readJSON(path, &h); err != nil {
-		return nil, err
-	}
-	out := map[string]map[string]time.Duration{}
-	for node, ps := range h.Nodes {
-		out[node] = map[string]time.Duration{}
-		for p, e := range ps {
-			out[node][p] = time.Duration(e.Seconds * float64(time.Second))
-		}
-	}
-	return out, nil
-}
-
-// recordHistory remembers how long each successful platform took.
-func recordHistory(results []PlatformResult) error {
-	path, err := historyPath()
-	if err != nil {
-		return err
-	}
-	var h buildHistory
-	if err := readJSON(path, &h); err != nil {
-		return err
-	}
-	if h.Nodes == nil {
-		h.Nodes = map[string]map[string]historyEntry{}
-	}
-	now := time.Now().UTC()
-	for _, r := range results {
-		if r.Error != "" || r.ImageID == "" || r.Duration <= 0 {
-			continue
-		}
-		if h.Nodes[r.Node] == nil {
-			h.Nodes[r.Node] = map[string]historyEntry{}
-		}
-		h.Nodes[r.Node][r.Platform] = historyEntry{Seconds: r.Duration.Seconds(), When: now}
-	}
-	return writeJSON(path, h)
 }

@@ -7,8 +7,6 @@ import (
 	"hash/fnv"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -43,19 +41,9 @@ type stageNode struct {
 	busy     sync.Mutex // one image at a time per node, so bytes add up per image
 }
 
-// storeDir is the client's persistent blob store.
-func storeDir() (string, error) {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "farm", "store"), nil
-	}
-	home, err := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "farm", "store"), err
-}
-
-func newStager() (*stager, error) {
-	dir, err := storeDir()
-	if err != nil {
-		return nil, err
+func newStager(dir string) (*stager, error) {
+	if dir == "" {
+		return nil, errors.New("no blob store directory (BuildOptions.StoreDir)")
 	}
 	srv, err := manifest.NewBlobServer(dir)
 	if err != nil {

@@ -1,4 +1,4 @@
-package farm
+package records
 
 import (
 	"database/sql"
@@ -199,4 +199,28 @@ func pushed(args []string) bool {
 		}
 	}
 	return false
+}
+
+// Durations returns, per node and platform, how long the node's last
+// successful build of that platform took: what the scheduler weighs.
+func (r *Records) Durations() (map[string]map[string]time.Duration, error) {
+	rows, err := r.db.Query(`SELECT p.node, p.platform, p.seconds FROM platforms p JOIN builds b ON b.id = p.build_id
+		WHERE p.result = 'success' AND p.seconds > 0 ORDER BY b.started`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]map[string]time.Duration{}
+	for rows.Next() {
+		var node, platform string
+		var seconds float64
+		if err := rows.Scan(&node, &platform, &seconds); err != nil {
+			return nil, err
+		}
+		if out[node] == nil {
+			out[node] = map[string]time.Duration{}
+		}
+		out[node][platform] = time.Duration(seconds * float64(time.Second))
+	}
+	return out, rows.Err()
 }

@@ -1,4 +1,7 @@
-package farm
+// Package records keeps farm's build history: who built what where, how
+// each platform ended and its complete log. The records own their row
+// types; the caller says where they live.
+package records
 
 import (
 	"database/sql"
@@ -66,13 +69,10 @@ CREATE TABLE IF NOT EXISTS platforms (
   node TEXT, emulated INTEGER, image_id TEXT, digest TEXT, base_digests TEXT, seconds REAL,
   attempts INTEGER, result TEXT, error TEXT, log TEXT, intermediate TEXT, PRIMARY KEY (build_id, platform));`
 
-// OpenRecords opens (or creates) the records. A damaged database is moved
-// aside, not emptied, and reported through the returned warning.
-func OpenRecords() (*Records, string, error) {
-	dir, err := stateDir()
-	if err != nil {
-		return nil, "", err
-	}
+// Open opens (or creates) the records in dir (builds.db and logs/). A
+// damaged database is moved aside, not emptied, and reported through the
+// returned warning.
+func Open(dir string) (*Records, string, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return nil, "", err
 	}
@@ -164,42 +164,44 @@ func (r *Records) Log(id, platform, line string) error {
 	return err
 }
 
+// Outcome is how a build ended, as the records keep it.
+type Outcome struct {
+	// Result is "success", "failed" or "interrupted".
+	Result string
+	// ExitCode is farm's exit status.
+	ExitCode int
+	// Error is the build's error ("" on success).
+	Error string
+	// Index is the digest of the stored index, if any.
+	Index string
+	// Platforms are the platforms' outcomes; Result, Error and Log of each
+	// are filled in by Finish from Error.
+	Platforms []PlatformRecord
+}
+
 // Finish records a build's outcome.
-func (r *Records) Finish(id string, res *BuildResult, exitCode int, buildErr error) error {
-	result := "success"
-	switch {
-	case exitCode == 130:
-		result = "interrupted"
-	case buildErr != nil:
-		result = "failed"
-	}
-	errText, index := "", ""
-	if buildErr != nil {
-		errText = strings.Join(strings.Fields(buildErr.Error()), " ")
-	}
+func (r *Records) Finish(id string, o Outcome) error {
+	errText := strings.Join(strings.Fields(o.Error), " ")
 	tx, err := r.db.Begin()
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	if res != nil {
-		index = res.Index.Digest
-		for _, p := range res.Platforms {
-			pr := "success"
-			if p.Error != "" {
-				pr = "failed"
-			}
-			bases, _ := json.Marshal(p.Bases)
-			inter, _ := json.Marshal(p.intermediate)
-			if _, err := tx.Exec(`INSERT OR REPLACE INTO platforms (build_id, platform, node, emulated, image_id, digest, base_digests, seconds, attempts, result, error, log, intermediate)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, p.Platform, p.Node, p.Emulated, p.ImageID, p.Digest, string(bases), p.Duration.Seconds(),
-				p.Attempts, pr, p.Error, r.logPath(id, p.Platform), string(inter)); err != nil {
-				return err
-			}
+	for _, p := range o.Platforms {
+		pr := "success"
+		if p.Error != "" {
+			pr = "failed"
+		}
+		bases, _ := json.Marshal(p.BaseDigests)
+		inter, _ := json.Marshal(p.Intermediate)
+		if _, err := tx.Exec(`INSERT OR REPLACE INTO platforms (build_id, platform, node, emulated, image_id, digest, base_digests, seconds, attempts, result, error, log, intermediate)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, p.Platform, p.Node, p.Emulated, p.ImageID, p.Digest, string(bases), p.Seconds,
+			p.Attempts, pr, p.Error, r.logPath(id, p.Platform), string(inter)); err != nil {
+			return err
 		}
 	}
 	if _, err := tx.Exec(`UPDATE builds SET finished = ?, result = ?, exit_code = ?, error = ?, index_digest = ? WHERE id = ?`,
-		time.Now().UnixMilli(), result, exitCode, errText, index, id); err != nil {
+		time.Now().UnixMilli(), o.Result, o.ExitCode, errText, o.Index, id); err != nil {
 		return err
 	}
 	r.mu.Lock()

@@ -1,4 +1,4 @@
-package farm
+package records
 
 import (
 	"errors"
@@ -13,8 +13,7 @@ import (
 
 func TestRecords(t *testing.T) {
 	state := t.TempDir()
-	t.Setenv("XDG_STATE_HOME", state)
-	r, warning, err := OpenRecords()
+	r, warning, err := Open(filepath.Join(state, "farm"))
 	must(t, err)
 	if warning != "" {
 		t.Errorf("fresh records warn: %s", warning)
@@ -24,11 +23,16 @@ func TestRecords(t *testing.T) {
 	must(t, r.Start(BuildRecord{ID: "aaa111", Started: start, User: "u", Args: []string{"build", "."}, Farm: "f"}))
 	must(t, r.Log("aaa111", "linux/arm64", "STEP 1/2: FROM base"))
 	must(t, r.Log("aaa111", "linux/arm64", "aarch64"))
-	res := &BuildResult{Platforms: []PlatformResult{{Platform: "linux/arm64", Node: "p1", Emulated: true, ImageID: "x", Duration: 2 * time.Second, Attempts: 2}}}
-	res.Index.Digest = "sha256:idx"
-	must(t, r.Finish("aaa111", res, 0, nil))
+	must(t, r.Finish("aaa111", Outcome{Result: "success", Index: "sha256:idx",
+		Platforms: []PlatformRecord{{Platform: "linux/arm64", Node: "p1", Emulated: true, ImageID: "x", Seconds: 2, Attempts: 2}}}))
 	must(t, r.Start(BuildRecord{ID: "aab222", Started: start.Add(time.Minute), User: "u", Args: []string{"build"}}))
-	must(t, r.Finish("aab222", &BuildResult{}, 1, errors.New("building linux/amd64 on p1:\nfailed")))
+	must(t, r.Finish("aab222", Outcome{Result: "failed", ExitCode: 1, Error: "building linux/amd64 on p1:\nfailed",
+		Platforms: []PlatformRecord{{Platform: "linux/amd64", Node: "p1", Seconds: 9, Error: "failed"}}}))
+	durations, err := r.Durations()
+	must(t, err)
+	if durations["p1"]["linux/arm64"] != 2*time.Second || len(durations["p1"]) != 1 {
+		t.Errorf("durations of successful platforms = %v", durations)
+	}
 
 	list, err := r.List()
 	must(t, err)
@@ -63,10 +67,9 @@ func TestRecords(t *testing.T) {
 
 func TestRecordsDamagedDatabaseIsSetAside(t *testing.T) {
 	state := t.TempDir()
-	t.Setenv("XDG_STATE_HOME", state)
 	must(t, os.MkdirAll(filepath.Join(state, "farm"), 0o700))
 	must(t, os.WriteFile(filepath.Join(state, "farm", "builds.db"), []byte("this is not a database, but somebody's data"), 0o600))
-	r, warning, err := OpenRecords()
+	r, warning, err := Open(filepath.Join(state, "farm"))
 	must(t, err)
 	defer r.Close()
 	if !strings.Contains(warning, "moved aside") {
@@ -80,4 +83,11 @@ func TestRecordsDamagedDatabaseIsSetAside(t *testing.T) {
 		t.Errorf("the damaged file was changed")
 	}
 	must(t, r.Start(BuildRecord{ID: "new", Started: time.Now()}))
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
