@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/farmbuild/farm/builders/podman"
+	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/farm"
 	"github.com/farmbuild/farm/manifest"
 )
@@ -112,7 +113,7 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 		if err != nil {
 			return err
 		}
-		conns = append(conns, farm.Connection{Name: "local", URI: "unix://" + e.Socket()})
+		conns = append(conns, config.Connection{Name: "local", URI: "unix://" + e.Socket()})
 	}
 	bo.Local = func(ctx context.Context) (manifest.Puller, func(), error) {
 		e, err := local.get(ctx)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/config"
 )
 
 // isolate points podman's configuration files at a fresh directory.
@@ -83,7 +83,7 @@ func TestConnectionCommands(t *testing.T) {
 			t.Errorf("connection list lacks %q:\n%s", want, out)
 		}
 	}
-	var conns []farm.Connection
+	var conns []config.Connection
 	if err := json.Unmarshal([]byte(mustCLI(t, "connection", "list", "--format", "json")), &conns); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestFarmCommands(t *testing.T) {
 	mustCLI(t, "update", "f2", "--add", "a,b")
 	mustCLI(t, "update", "f2", "--remove", "a", "--default")
 
-	var farms []farm.Farm
+	var farms []config.Farm
 	if err := json.Unmarshal([]byte(mustCLI(t, "list", "--format", "json")), &farms); err != nil {
 		t.Fatal(err)
 	}

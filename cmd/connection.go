@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/transport"
 )
 
@@ -63,7 +63,7 @@ func runConnectionAdd(ctx context.Context, ro *rootOptions, opts *connectionAddO
 	if err != nil {
 		return err
 	}
-	c := farm.Connection{Name: opts.name, URI: dest.String()}
+	c := config.Connection{Name: opts.name, URI: dest.String()}
 	if opts.identity != "" {
 		if c.Identity, err = filepath.Abs(opts.identity); err != nil {
 			return err
@@ -125,7 +125,7 @@ func runConnectionList(ro *rootOptions, opts *listOptions, cmd *cobra.Command) e
 		return err
 	}
 	type listed struct {
-		farm.Connection
+		config.Connection
 		Weight float64 `json:"Weight,omitempty"`
 	}
 	out := make([]listed, len(conns))

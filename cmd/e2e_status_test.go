@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/farm"
 )
 
@@ -231,9 +232,9 @@ func TestE2EConnectionAddDiscoversSocket(t *testing.T) {
 	}
 }
 
-func connectionNamed(t *testing.T, name string) farm.Connection {
+func connectionNamed(t *testing.T, name string) config.Connection {
 	t.Helper()
-	var conns []farm.Connection
+	var conns []config.Connection
 	if err := json.Unmarshal([]byte(mustCLI(t, "connection", "list", "--format", "json")), &conns); err != nil {
 		t.Fatal(err)
 	}
@@ -243,5 +244,5 @@ func connectionNamed(t *testing.T, name string) farm.Connection {
 		}
 	}
 	t.Fatalf("no connection %s in %+v", name, conns)
-	return farm.Connection{}
+	return config.Connection{}
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/config"
 )
 
 func newCreateCmd(ro *rootOptions) *cobra.Command {
@@ -65,7 +65,7 @@ func newUpdateCmd(ro *rootOptions) *cobra.Command {
 		Short: "Add or remove connections of a farm, or make it the default",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			u := farm.FarmUpdate{Add: opts.add, Remove: opts.remove}
+			u := config.FarmUpdate{Add: opts.add, Remove: opts.remove}
 			if cmd.Flags().Changed("default") {
 				u.Default = &opts.makeDefault
 			}

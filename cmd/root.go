@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/farmbuild/farm/builders"
+	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/engine"
-	"github.com/farmbuild/farm/farm"
 )
 
 // version is set at build time with -ldflags "-X github.com/farmbuild/farm/cmd.version=...".
@@ -20,7 +20,7 @@ var version = "dev"
 type rootOptions struct {
 	logLevel string
 	logger   *slog.Logger
-	store    farm.Store
+	store    config.Store
 	open     engine.Opener
 }
 

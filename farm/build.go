@@ -15,6 +15,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/manifest"
@@ -125,7 +126,7 @@ type BuildResult struct {
 // as the others can serve every platform. Nothing is output unless every
 // platform succeeded; the returned error then joins the *BuildError of
 // each failed platform.
-func Build(ctx context.Context, conns []Connection, open engine.Opener, opts BuildOptions) (*BuildResult, error) {
+func Build(ctx context.Context, conns []config.Connection, open engine.Opener, opts BuildOptions) (*BuildResult, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

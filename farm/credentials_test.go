@@ -76,3 +76,10 @@ func TestTransportErrorIgnoresFailedSteps(t *testing.T) {
 		}
 	}
 }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

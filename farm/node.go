@@ -6,6 +6,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/platform"
 	"github.com/farmbuild/farm/transport"
@@ -30,7 +31,7 @@ type Node struct {
 }
 
 // OpenNode connects to c, opens its engine and gathers its facts.
-func OpenNode(ctx context.Context, c Connection, open engine.Opener) (*Node, error) {
+func OpenNode(ctx context.Context, c config.Connection, open engine.Opener) (*Node, error) {
 	conn, err := transport.Connect(ctx, c.Name, c.URI, c.Identity)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/platform"
@@ -25,7 +26,7 @@ type PlannedJob struct {
 
 // Plan opens the farm's nodes and returns where each platform would be
 // built, without building anything.
-func Plan(ctx context.Context, conns []Connection, open engine.Opener, opts BuildOptions) ([]PlannedJob, error) {
+func Plan(ctx context.Context, conns []config.Connection, open engine.Opener, opts BuildOptions) ([]PlannedJob, error) {
 	nodes, plan, err := openAndPlan(ctx, conns, open, opts)
 	if err != nil {
 		return nil, err
@@ -41,7 +42,7 @@ func Plan(ctx context.Context, conns []Connection, open engine.Opener, opts Buil
 // openAndPlan opens the farm's nodes (leaving out those that cannot be
 // reached) and schedules the platforms on them. The caller closes the
 // nodes.
-func openAndPlan(ctx context.Context, conns []Connection, open engine.Opener, opts BuildOptions) ([]*Node, schedule.Plan, error) {
+func openAndPlan(ctx context.Context, conns []config.Connection, open engine.Opener, opts BuildOptions) ([]*Node, schedule.Plan, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -66,7 +67,7 @@ func closeNodes(nodes []*Node) {
 
 // openNodes opens every connection in parallel and leaves out, with a
 // warning, the nodes that cannot be used.
-func openNodes(ctx context.Context, conns []Connection, open engine.Opener, timeout time.Duration, log *slog.Logger) ([]*Node, error) {
+func openNodes(ctx context.Context, conns []config.Connection, open engine.Opener, timeout time.Duration, log *slog.Logger) ([]*Node, error) {
 	if len(conns) == 0 {
 		return nil, fmt.Errorf("%w: add one with farm connection add NAME ssh://user@host, or pass --local", errdefs.ErrNoConnections)
 	}
@@ -121,7 +122,7 @@ func nodeFacts(nodes []*Node, opts BuildOptions) []schedule.Node {
 
 // openWithRetry opens a node, retrying with backoff while the failure
 // looks like a passing network problem (not a host key or a missing key).
-func openWithRetry(ctx context.Context, c Connection, open engine.Opener) (*Node, error) {
+func openWithRetry(ctx context.Context, c config.Connection, open engine.Opener) (*Node, error) {
 	var err error
 	for _, wait := range []time.Duration{0, time.Second, 3 * time.Second} {
 		select {

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
 )
@@ -47,7 +48,7 @@ type NodePrune struct {
 // there (and only those), except the ones opts keeps. Nodes are
 // pruned in parallel; one that cannot be reached is reported and does not
 // stop the others.
-func Prune(ctx context.Context, conns []Connection, open engine.Opener, opts PruneOptions) ([]NodePrune, error) {
+func Prune(ctx context.Context, conns []config.Connection, open engine.Opener, opts PruneOptions) ([]NodePrune, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Minute
 	}
@@ -80,7 +81,7 @@ func Prune(ctx context.Context, conns []Connection, open engine.Opener, opts Pru
 }
 
 // pruneNode prunes one node; down reports that it could not be reached.
-func pruneNode(ctx context.Context, c Connection, open engine.Opener, opts PruneOptions) (res NodePrune, down bool) {
+func pruneNode(ctx context.Context, c config.Connection, open engine.Opener, opts PruneOptions) (res NodePrune, down bool) {
 	res = NodePrune{Node: c.Name, Removed: []string{}}
 	n, err := OpenNode(ctx, c, open)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/platform"
@@ -61,7 +62,7 @@ type StatusOptions struct {
 // Status asks every connection's node for its facts, in parallel. Every
 // node gets a NodeStatus in the order of conns; a node that cannot be
 // reached is reported as such and the returned error wraps ErrNodeDown.
-func Status(ctx context.Context, conns []Connection, open engine.Opener, opts StatusOptions) ([]NodeStatus, error) {
+func Status(ctx context.Context, conns []config.Connection, open engine.Opener, opts StatusOptions) ([]NodeStatus, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 20 * time.Second
 	}
@@ -97,7 +98,7 @@ func Status(ctx context.Context, conns []Connection, open engine.Opener, opts St
 	return out, errors.Join(errs...)
 }
 
-func nodeStatus(ctx context.Context, c Connection, open engine.Opener) NodeStatus {
+func nodeStatus(ctx context.Context, c config.Connection, open engine.Opener) NodeStatus {
 	s := NodeStatus{Name: c.Name, URI: c.URI, FreeBytes: -1, Emulated: []string{}}
 	n, err := OpenNode(ctx, c, open)
 	if err != nil {

@@ -1,4 +1,7 @@
-package farm
+// Package config reads and writes farm's connections and farms, which live
+// in podman's own files (podman-connections.json, containers.conf), and the
+// node weights farm keeps beside them.
+package config
 
 import (
 	"fmt"

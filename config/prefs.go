@@ -1,4 +1,4 @@
-package farm
+package config
 
 import (
 	"encoding/json"
