@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/farmbuild/farm/config"
+	"github.com/farmbuild/farm/containerfile"
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/manifest"
@@ -149,10 +150,11 @@ func Build(ctx context.Context, conns []config.Connection, open engine.Opener, o
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	regs, err := BaseRegistries(req.Containerfile, req.BuildArgs)
+	cf, err := containerfile.Read(req.Containerfile, req.BuildArgs)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", req.Containerfile, err)
 	}
+	regs := cf.Registries()
 	if req.AuthFile, err = WriteAuthSubset(tmp, opts.AuthFile, regs); err != nil {
 		return nil, err
 	}
@@ -248,7 +250,7 @@ func prepare(opts *BuildOptions) (engine.NodeBuild, error) {
 	}
 	req := engine.NodeBuild{ContextDir: opts.ContextDir, Containerfile: cf, Instructions: opts.Instructions}
 	if opts.IgnoreFile != "" {
-		if req.Excludes, err = ReadIgnoreFile(opts.IgnoreFile); err != nil {
+		if req.Excludes, err = containerfile.ReadIgnoreFile(opts.IgnoreFile); err != nil {
 			return engine.NodeBuild{}, fmt.Errorf("%w: --ignorefile: %v", errdefs.ErrUsage, err)
 		}
 	}

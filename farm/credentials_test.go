@@ -9,33 +9,6 @@ import (
 	"testing"
 )
 
-func TestBaseRegistries(t *testing.T) {
-	dir := t.TempDir()
-	cf := filepath.Join(dir, "Containerfile")
-	must(t, os.WriteFile(cf, []byte(`ARG BASE=quay.io/org/base:1
-ARG OTHER
-FROM --platform=$BUILDPLATFORM ${BASE} AS build
-RUN make
-FROM build AS test
-FROM registry.example:5000/team/runtime@sha256:0000000000000000000000000000000000000000000000000000000000000000
-FROM alpine:3
-FROM docker.io/library/busybox
-FROM scratch
-FROM $OTHER/app
-FROM localhost/base
-`), 0o644))
-	got, err := BaseRegistries(cf, map[string]string{"OTHER": "ghcr.io/me"})
-	must(t, err)
-	if strings.Join(got, ",") != "docker.io,ghcr.io,localhost,quay.io,registry.example:5000" {
-		t.Errorf("BaseRegistries = %v", got)
-	}
-	got, err = BaseRegistries(cf, map[string]string{"BASE": "base", "OTHER": "x"})
-	must(t, err)
-	if strings.Join(got, ",") != "docker.io,localhost,registry.example:5000" {
-		t.Errorf("with build args = %v", got)
-	}
-}
-
 func TestWriteAuthSubset(t *testing.T) {
 	dir := t.TempDir()
 	auth := filepath.Join(dir, "auth.json")

@@ -5,14 +5,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -145,27 +142,6 @@ func (t *platformTimer) took(key string, fallback time.Duration) time.Duration {
 		return t.last[key].Sub(f).Round(time.Millisecond)
 	}
 	return fallback.Round(time.Millisecond)
-}
-
-// ReadIgnoreFile reads .containerignore-style patterns.
-func ReadIgnoreFile(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line != "" && !strings.HasPrefix(line, "#") {
-			out = append(out, line)
-		}
-	}
-	if out == nil {
-		out = []string{}
-	}
-	return out, sc.Err()
 }
 
 // randomID returns 8 random hex digits.

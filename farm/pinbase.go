@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -14,6 +13,7 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/types"
 
+	"github.com/farmbuild/farm/containerfile"
 	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/platform"
 )
@@ -32,23 +32,23 @@ type pinnedBase struct {
 // the client, and writes a copy of the Containerfile whose FROM lines name
 // exactly those digests into dir. Every node then builds from the same
 // bytes, whatever its local copy of the base is.
-func pinBases(ctx context.Context, containerfile string, buildArgs map[string]string, want []ocispec.Platform, dir string, sys *types.SystemContext) (string, []pinnedBase, error) {
-	data, err := os.ReadFile(containerfile)
+func pinBases(ctx context.Context, path string, buildArgs map[string]string, want []ocispec.Platform, dir string, sys *types.SystemContext) (string, []pinnedBase, error) {
+	f, err := containerfile.Read(path, buildArgs)
 	if err != nil {
 		return "", nil, err
 	}
-	lines, refs := parseFroms(data, buildArgs)
 	var pins []pinnedBase
-	for _, r := range refs {
-		pin, err := resolveBase(ctx, r.image, want, sys)
+	images := make([]string, len(f.Froms))
+	for i, r := range f.Froms {
+		pin, err := resolveBase(ctx, r.Image, want, sys)
 		if err != nil {
-			return "", nil, fmt.Errorf("%w: --pin-base: resolving %s: %v", errdefs.ErrUsage, r.image, err)
+			return "", nil, fmt.Errorf("%w: --pin-base: resolving %s: %v", errdefs.ErrUsage, r.Image, err)
 		}
 		pins = append(pins, pin)
-		lines[r.line] = lines[r.line][:r.start] + pin.Pinned + lines[r.line][r.end:]
+		images[i] = pin.Pinned
 	}
-	path := filepath.Join(dir, "Containerfile.pinned")
-	return path, pins, os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644)
+	pinned := filepath.Join(dir, "Containerfile.pinned")
+	return pinned, pins, os.WriteFile(pinned, f.WithImages(images), 0o644)
 }
 
 // resolveBase looks an image up in its registry and returns its digest
@@ -58,7 +58,7 @@ func resolveBase(ctx context.Context, image string, want []ocispec.Platform, sys
 	if err != nil {
 		return pinnedBase{}, err
 	}
-	if !fullyQualified(image) {
+	if !containerfile.FullyQualified(image) {
 		return pinnedBase{}, fmt.Errorf("a short name resolves differently on each node and cannot be pinned: give the full name, e.g. docker.io/library/%s", image)
 	}
 	ref, err := docker.NewReference(reference.TagNameOnly(named))

@@ -10,6 +10,7 @@ import (
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 
+	"github.com/farmbuild/farm/containerfile"
 	"github.com/farmbuild/farm/errdefs"
 )
 
@@ -29,7 +30,7 @@ func Preflight(ctx context.Context, opts BuildOptions) error {
 		if opts.Output != OutputPush {
 			continue
 		}
-		if !fullyQualified(t) {
+		if !containerfile.FullyQualified(t) {
 			return fmt.Errorf("%w: --push -t %s names no registry (it would go to %s): give the registry, as in registry.example/%s", errdefs.ErrUsage, t, reference.Domain(named), reference.FamiliarName(named))
 		}
 		if r := reference.Domain(named); !seen[r] {

@@ -1,0 +1,55 @@
+package containerfile
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRegistries(t *testing.T) {
+	cf := []byte(`ARG BASE=quay.io/org/base:1
+ARG OTHER
+FROM --platform=$BUILDPLATFORM ${BASE} AS build
+RUN make
+FROM build AS test
+FROM registry.example:5000/team/runtime@sha256:0000000000000000000000000000000000000000000000000000000000000000
+FROM alpine:3
+FROM docker.io/library/busybox
+FROM scratch
+FROM $OTHER/app
+FROM localhost/base
+`)
+	got := Parse(cf, map[string]string{"OTHER": "ghcr.io/me"}).Registries()
+	if strings.Join(got, ",") != "docker.io,ghcr.io,localhost,quay.io,registry.example:5000" {
+		t.Errorf("Registries = %v", got)
+	}
+	got = Parse(cf, map[string]string{"BASE": "base", "OTHER": "x"}).Registries()
+	if strings.Join(got, ",") != "docker.io,localhost,registry.example:5000" {
+		t.Errorf("with build args = %v", got)
+	}
+}
+
+func TestWithImagesRewritesOnlyImages(t *testing.T) {
+	f := Parse([]byte("ARG V=1\nFROM --platform=$BUILDPLATFORM quay.io/a/b:$V AS build\nRUN echo FROM x\nFROM build\nFROM scratch\nFROM docker.io/library/c\n"), nil)
+	if len(f.Froms) != 2 || f.Froms[0].Image != "quay.io/a/b:1" || f.Froms[1].Image != "docker.io/library/c" {
+		t.Fatalf("Froms = %+v", f.Froms)
+	}
+	got := string(f.WithImages([]string{"quay.io/a/b@sha256:1", ""}))
+	want := "ARG V=1\nFROM --platform=$BUILDPLATFORM quay.io/a/b@sha256:1 AS build\nRUN echo FROM x\nFROM build\nFROM scratch\nFROM docker.io/library/c\n"
+	if got != want {
+		t.Errorf("WithImages =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("FROM a\nARG X=y\nFROM $X AS s\nFROM s\n"), "X", "z")
+	f.Fuzz(func(t *testing.T, data []byte, k, v string) {
+		file := Parse(data, map[string]string{k: v})
+		images := make([]string, len(file.Froms))
+		for i := range images {
+			images[i] = "img"
+		}
+		if out := file.WithImages(images); len(file.Froms) == 0 && string(out) != string(data) {
+			t.Errorf("no FROM images, but the file changed")
+		}
+	})
+}
