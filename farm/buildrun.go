@@ -24,6 +24,10 @@ import (
 // when nodes die or connections break.
 const maxAttempts = 3
 
+// retryPause is the wait before a platform is built again after its
+// connection broke (a variable for the tests).
+var retryPause = 2 * time.Second
+
 // dispatcher runs a plan: each node builds its platforms from one upload
 // of the context, in parallel with the others. A platform whose node dies
 // is scheduled again on the best node left; a broken connection to a live
@@ -138,14 +142,8 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
 
 	var failed []int
+	var done []Event
 	d.mu.Lock()
-	defer func() {
-		for _, i := range jobs {
-			if d.jobs[i].ImageID != "" {
-				d.events.emit(Event{Type: "phase", Phase: "done", Platform: d.jobs[i].Platform, Node: n.Name, Emulated: d.jobs[i].Emulated})
-			}
-		}
-	}()
 	for _, i := range jobs {
 		d.jobs[i].Duration = timer.took(d.jobs[i].Platform+"@"+n.Name, time.Since(start))
 		for _, b := range built {
@@ -156,9 +154,15 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 		}
 		if d.jobs[i].ImageID == "" {
 			failed = append(failed, i)
+		} else {
+			done = append(done, Event{Type: "phase", Phase: "done", Platform: d.jobs[i].Platform, Node: n.Name, Emulated: d.jobs[i].Emulated})
 		}
 	}
 	d.mu.Unlock()
+	// Emitted outside the lock: retries elsewhere may already change jobs.
+	for _, ev := range done {
+		d.events.emit(ev)
+	}
 	if len(failed) == 0 {
 		return
 	}
@@ -211,7 +215,7 @@ func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 		case <-d.bctx.Done():
 			d.fail(again, n, errdefs.ErrCanceled)
 			return
-		case <-time.After(2 * time.Second):
+		case <-time.After(retryPause):
 		}
 	}
 	d.mu.Lock()

@@ -12,11 +12,15 @@ import (
 	"github.com/farmbuild/farm/errdefs"
 )
 
+// pingBackoff are the pauses before each try of Ping (a variable for the
+// tests).
+var pingBackoff = []time.Duration{0, time.Second, 2 * time.Second}
+
 // Ping checks that the node's engine answers, trying a few times with
 // backoff so that a passing hiccup does not count as a dead node.
 func (n *Node) Ping(ctx context.Context) error {
 	var err error
-	for i, wait := range []time.Duration{0, time.Second, 2 * time.Second} {
+	for i, wait := range pingBackoff {
 		if i > 0 {
 			select {
 			case <-ctx.Done():
