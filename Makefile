@@ -4,6 +4,7 @@
 GO      ?= go
 TAGS    := remote exclude_graphdriver_btrfs containers_image_openpgp
 BIN     := bin/farm
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export CGO_ENABLED := 0
 
@@ -43,6 +44,8 @@ lint: docs-check ## gofmt, go vet, shellcheck, generated docs current
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed on: $$out"; exit 1; fi
 	shellcheck -x hack/*.sh hack/testfarm/*.sh .ci/run
+	$(GO) run $(STATICCHECK) -tags '$(TAGS)' ./...
+	$(GO) run $(STATICCHECK) -tags '$(TAGS) e2e' ./cmd
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) vet -tags '$(TAGS) e2e' ./cmd
 

@@ -16,11 +16,12 @@ import (
 
 // Docker's media types, and their OCI counterparts.
 var dockerToOCI = map[string]string{
-	MediaTypeDockerManifest:                                     ocispec.MediaTypeImageManifest,
-	"application/vnd.docker.container.image.v1+json":            ocispec.MediaTypeImageConfig,
-	"application/vnd.docker.image.rootfs.diff.tar.gzip":         ocispec.MediaTypeImageLayerGzip,
-	"application/vnd.docker.image.rootfs.diff.tar":              ocispec.MediaTypeImageLayer,
-	"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": ocispec.MediaTypeImageLayerNonDistributableGzip, //nolint:staticcheck // docker's foreign layers map here
+	MediaTypeDockerManifest:                             ocispec.MediaTypeImageManifest,
+	"application/vnd.docker.container.image.v1+json":    ocispec.MediaTypeImageConfig,
+	"application/vnd.docker.image.rootfs.diff.tar.gzip": ocispec.MediaTypeImageLayerGzip,
+	"application/vnd.docker.image.rootfs.diff.tar":      ocispec.MediaTypeImageLayer,
+	//lint:ignore SA1019 docker's foreign layers (Windows bases) still exist and map here
+	"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": ocispec.MediaTypeImageLayerNonDistributableGzip,
 }
 
 // toOCIManifest rewrites a docker schema 2 manifest with OCI media types.

@@ -30,7 +30,6 @@ type bkVertex struct {
 // `docker build --progress plain`.
 type buildkitStream struct {
 	vertexes map[string]*bkVertex
-	order    int
 	log      func(string)
 	step     string
 }

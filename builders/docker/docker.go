@@ -33,7 +33,6 @@ func New(ctx context.Context, conn engine.Link) (*Engine, error) {
 	api, err := client.New(
 		client.WithHost("unix:///var/run/docker.sock"), // only names the scheme; dialing goes through conn
 		client.WithDialContext(func(ctx context.Context, _, _ string) (net.Conn, error) { return conn.DialEngine(ctx) }),
-		client.WithAPIVersionNegotiation(),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("docker API client for %s: %w", conn.Node(), err)
