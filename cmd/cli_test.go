@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/farmbuild/farm/builders"
 	"github.com/farmbuild/farm/config"
+	"github.com/farmbuild/farm/engine"
 )
 
 // isolate points podman's configuration files at a fresh directory.
@@ -34,7 +36,13 @@ func isolate(t *testing.T) string {
 // farmCLI runs the farm command tree in-process.
 func farmCLI(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
-	root := NewRootCmd()
+	return farmCLIWith(t, builders.Open, args...)
+}
+
+// farmCLIWith runs farm in-process with open as the way to the engines.
+func farmCLIWith(t *testing.T, open engine.Opener, args ...string) (string, string, error) {
+	t.Helper()
+	root := newRootCmd(open)
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)

@@ -25,8 +25,12 @@ type rootOptions struct {
 }
 
 // NewRootCmd returns the farm command tree.
-func NewRootCmd() *cobra.Command {
-	ro := &rootOptions{open: builders.Open}
+func NewRootCmd() *cobra.Command { return newRootCmd(builders.Open) }
+
+// newRootCmd returns the command tree with open as the way to nodes'
+// engines: tests give it a fake.
+func newRootCmd(open engine.Opener) *cobra.Command {
+	ro := &rootOptions{open: open}
 	root := &cobra.Command{
 		Use:   "farm",
 		Short: "Build multi-arch container images on a farm of podman and docker engines",
