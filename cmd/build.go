@@ -115,9 +115,11 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 		}
 		conns = append(conns, config.Connection{Name: "local", URI: "unix://" + e.Socket()})
 	}
-	bo.Local = func(ctx context.Context) (manifest.Puller, func(), error) {
-		e, err := local.get(ctx)
-		return e, func() {}, err
+	if bo.Output == nil {
+		bo.Output = farm.Local{Open: func(ctx context.Context) (manifest.Puller, func(), error) {
+			e, err := local.get(ctx)
+			return e, func() {}, err
+		}}
 	}
 	if opts.dryRun {
 		plan, err := farm.Plan(ctx, conns, ro.open, bo)
@@ -138,7 +140,7 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	if err != nil {
 		return err
 	}
-	recorder := startRecording(cmd, farmName, ro.logger)
+	recorder := startRecording(cmd, farmName, bo.Output.Kind(), ro.logger)
 	fmt.Fprintf(cmd.ErrOrStderr(), "Build %s (farm logs %s)\n", recorder.id, recorder.id)
 	bo.Progress = func(e farm.Event) {
 		recorder.event(e)

@@ -69,13 +69,13 @@ func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.Build
 	case opts.push && opts.output != "":
 		return bo, usageError{fmt.Errorf("--push and --output both say where the result goes: give one")}
 	case opts.push:
-		bo.Output = farm.OutputPush
+		bo.Output = farm.Push{}
 	case opts.output != "":
 		dest, err := parseOutput(opts.output)
 		if err != nil {
 			return bo, err
 		}
-		bo.Output, bo.Dest = farm.OutputOCI, dest
+		bo.Output = farm.OCILayout{Dir: dest}
 	}
 	return bo, nil
 }

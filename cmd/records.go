@@ -24,7 +24,7 @@ type buildRecorder struct {
 }
 
 // startRecording opens the records and records the start of a build.
-func startRecording(cmd *cobra.Command, farmName string, logger *slog.Logger) *buildRecorder {
+func startRecording(cmd *cobra.Command, farmName, output string, logger *slog.Logger) *buildRecorder {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	r := &buildRecorder{id: hex.EncodeToString(b), logger: logger}
@@ -41,7 +41,7 @@ func startRecording(cmd *cobra.Command, farmName string, logger *slog.Logger) *b
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	if err := rec.Start(records.BuildRecord{ID: r.id, Started: time.Now(), User: name, Args: invocation(cmd), Farm: farmName}); err != nil {
+	if err := rec.Start(records.BuildRecord{ID: r.id, Started: time.Now(), User: name, Args: invocation(cmd), Farm: farmName, Output: output}); err != nil {
 		logger.Warn("not recording this build", "error", err)
 		rec.Close()
 		r.rec = nil

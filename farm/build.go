@@ -23,20 +23,6 @@ import (
 	"github.com/farmbuild/farm/platform"
 )
 
-// OutputKind says where the multi-arch result goes.
-type OutputKind int
-
-// Output kinds.
-const (
-	// OutputLocal brings the images back to the local engine and creates a
-	// manifest list there.
-	OutputLocal OutputKind = iota
-	// OutputPush has nodes push to the registry and pushes the index.
-	OutputPush
-	// OutputOCI writes an OCI image layout directory.
-	OutputOCI
-)
-
 // BuildOptions describe one farm build.
 type BuildOptions struct {
 	// ContextDir is the build context directory.
@@ -67,9 +53,8 @@ type BuildOptions struct {
 	AllowPartial bool
 	// Cleanup removes the built images from the nodes afterwards.
 	Cleanup bool
-	// Output is where the result goes; Dest is the OCI layout directory.
-	Output OutputKind
-	Dest   string
+	// Output is where the result goes: Push, OCILayout or Local.
+	Output Output
 	// StoreDir is the client's blob store, through which images come back
 	// for local and OCI outputs.
 	StoreDir string
@@ -78,8 +63,6 @@ type BuildOptions struct {
 	// History holds, per node and platform, how long the last build took
 	// (records.Durations); the scheduler weighs it.
 	History map[string]map[string]time.Duration
-	// Local opens the local engine for OutputLocal.
-	Local func(ctx context.Context) (manifest.Puller, func(), error)
 	// Timeout bounds each platform's build; zero means no limit.
 	Timeout time.Duration
 	// ConnectTimeout bounds opening each node; zero means 20 seconds.
@@ -210,8 +193,8 @@ func Build(ctx context.Context, conns []config.Connection, open engine.Opener, o
 	if err := runTests(ctx, images, built, opts.Tests, d.events); err != nil {
 		return res, err
 	}
-	d.events.emit(Event{Type: "phase", Phase: "storing", Output: outputName(opts.Output)})
-	res.Index, err = deliver(ctx, images, built, opts, d.events)
+	d.events.emit(Event{Type: "phase", Phase: "storing", Output: opts.Output.Kind()})
+	res.Index, err = opts.Output.store(ctx, delivery{images: images, nodes: built, opts: opts, events: d.events})
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", errdefs.ErrOutput, err)
 	}
@@ -245,7 +228,10 @@ func prepare(opts *BuildOptions) (engine.NodeBuild, error) {
 	} else if _, err := os.Stat(cf); err != nil {
 		return engine.NodeBuild{}, fmt.Errorf("%w: Containerfile %s: %v", errdefs.ErrUsage, cf, errors.Unwrap(err))
 	}
-	if opts.Output != OutputOCI && len(opts.Tags) == 0 {
+	if opts.Output == nil {
+		return engine.NodeBuild{}, fmt.Errorf("%w: no output: say where the result goes", errdefs.ErrUsage)
+	}
+	if _, oci := opts.Output.(OCILayout); !oci && len(opts.Tags) == 0 {
 		return engine.NodeBuild{}, fmt.Errorf("%w: name the result with -t (a local manifest list, or the registry reference with --push)", errdefs.ErrUsage)
 	}
 	req := engine.NodeBuild{ContextDir: opts.ContextDir, Containerfile: cf, Instructions: opts.Instructions}
@@ -255,16 +241,6 @@ func prepare(opts *BuildOptions) (engine.NodeBuild, error) {
 		}
 	}
 	return req, nil
-}
-
-func outputName(k OutputKind) string {
-	switch k {
-	case OutputPush:
-		return "push"
-	case OutputOCI:
-		return "oci"
-	}
-	return "local"
 }
 
 // joinFailuresFirst joins the platform errors, real failures before the

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -18,44 +17,6 @@ import (
 	"github.com/farmbuild/farm/manifest"
 	"github.com/farmbuild/farm/platform"
 )
-
-// deliver stores the result where opts.Output says. For the local engine
-// and OCI layouts the images come through the client's blob store, so only
-// the layers it lacks cross the network; nodes whose SSH server refuses the
-// reverse forward fall back to streaming whole image archives.
-func deliver(ctx context.Context, images []manifest.Image, nodes []*Node, opts BuildOptions, events *emitter) (manifest.Result, error) {
-	docker := opts.Format == "docker"
-	if opts.Output == OutputPush {
-		return manifest.ToRegistry(ctx, images, opts.Tags, manifest.RegistryOptions{System: clientSystem(opts), StagingTag: "farm-staging-" + randomID(), Docker: docker})
-	}
-	var local manifest.Puller
-	if opts.Output == OutputLocal {
-		if opts.Local == nil {
-			return manifest.Result{}, errors.New("no local engine")
-		}
-		l, stop, err := opts.Local(ctx)
-		if err != nil {
-			return manifest.Result{}, err
-		}
-		defer stop()
-		local = l
-	}
-	st, staged, err := stageAll(ctx, opts.StoreDir, images, nodes, events)
-	if err != nil {
-		opts.Logger.Warn("could not bring the images through farm's blob store: streaming whole images instead", "error", err)
-		if opts.Output == OutputOCI {
-			ref, name := layoutNames(opts.Tags)
-			return manifest.ToOCILayout(ctx, images, opts.Dest, ref, name, docker)
-		}
-		return manifest.ToLocal(ctx, local, images, opts.Tags)
-	}
-	defer st.close()
-	if opts.Output == OutputOCI {
-		ref, name := layoutNames(opts.Tags)
-		return manifest.OCILayoutFromStore(st.server, staged, opts.Dest, ref, name, docker)
-	}
-	return manifest.LocalFromStore(ctx, local, st.server, staged, opts.Tags)
-}
 
 // stageAll has every node push its images into the client's blob store,
 // nodes in parallel.

@@ -27,7 +27,7 @@ func Preflight(ctx context.Context, opts BuildOptions) error {
 		if err != nil {
 			return fmt.Errorf("%w: tag %q: %v: use [registry/]repository[:tag], in lowercase", errdefs.ErrUsage, t, err)
 		}
-		if opts.Output != OutputPush {
+		if _, push := opts.Output.(Push); !push {
 			continue
 		}
 		if !containerfile.FullyQualified(t) {

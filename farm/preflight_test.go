@@ -66,17 +66,17 @@ func TestPreflight(t *testing.T) {
 	}{
 		{"local tag", BuildOptions{Tags: []string{"app:1.2"}}, ""},
 		{"bad tag", BuildOptions{Tags: []string{"UPPER:bad tag"}}, `tag "UPPER:bad tag"`},
-		{"push short name", BuildOptions{Output: OutputPush, Tags: []string{"app:1"}}, "names no registry"},
-		{"push open registry", BuildOptions{Output: OutputPush, Tags: []string{open + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no}}, ""},
-		{"plain HTTP with TLS", BuildOptions{Output: OutputPush, Tags: []string{open + "/app:1"}}, "speaks plain HTTP: add --tls-verify=false"},
-		{"no login", BuildOptions{Output: OutputPush, Tags: []string{locked + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no}}, "needs a login: run podman login " + locked},
-		{"wrong login", BuildOptions{Output: OutputPush, Tags: []string{locked + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no},
+		{"push short name", BuildOptions{Output: Push{}, Tags: []string{"app:1"}}, "names no registry"},
+		{"push open registry", BuildOptions{Output: Push{}, Tags: []string{open + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no}}, ""},
+		{"plain HTTP with TLS", BuildOptions{Output: Push{}, Tags: []string{open + "/app:1"}}, "speaks plain HTTP: add --tls-verify=false"},
+		{"no login", BuildOptions{Output: Push{}, Tags: []string{locked + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no}}, "needs a login: run podman login " + locked},
+		{"wrong login", BuildOptions{Output: Push{}, Tags: []string{locked + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no},
 			AuthFile: writeAuthFile(t, locked, "farm", "wrong")}, "refused the credentials of farm"},
-		{"identity token", BuildOptions{Output: OutputPush, Tags: []string{locked + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no},
+		{"identity token", BuildOptions{Output: Push{}, Tags: []string{locked + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no},
 			AuthFile: tokenAuthFile(t, locked)}, "identity token"},
-		{"right login", BuildOptions{Output: OutputPush, Tags: []string{locked + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no},
+		{"right login", BuildOptions{Output: Push{}, Tags: []string{locked + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no},
 			AuthFile: writeAuthFile(t, locked, "farm", "right")}, ""},
-		{"unreachable: the push decides", BuildOptions{Output: OutputPush, Tags: []string{"127.0.0.1:1/app:1"}, Instructions: engine.Instructions{TLSVerify: &no}}, ""},
+		{"unreachable: the push decides", BuildOptions{Output: Push{}, Tags: []string{"127.0.0.1:1/app:1"}, Instructions: engine.Instructions{TLSVerify: &no}}, ""},
 	} {
 		err := Preflight(context.Background(), tc.opts)
 		switch {

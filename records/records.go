@@ -30,12 +30,14 @@ type Records struct {
 
 // BuildRecord is one recorded build.
 type BuildRecord struct {
-	ID        string           `json:"id"`
-	Started   time.Time        `json:"started"`
-	Finished  time.Time        `json:"finished,omitzero"`
-	User      string           `json:"user"`
-	Args      []string         `json:"args"`
-	Farm      string           `json:"farm"`
+	ID       string    `json:"id"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	User     string    `json:"user"`
+	Args     []string  `json:"args"`
+	Farm     string    `json:"farm"`
+	// Output is where the result went: "push", "oci" or "local".
+	Output    string           `json:"output,omitempty"`
 	Result    string           `json:"result"` // running, success, failed, interrupted
 	ExitCode  int              `json:"exitCode"`
 	Error     string           `json:"error,omitempty"`
@@ -104,10 +106,13 @@ func openDB(path string) (*Records, error) {
 		db.Close()
 		return nil, err
 	}
-	// Records from before intermediate layers were kept lack the column.
-	if _, err := db.Exec(`ALTER TABLE platforms ADD COLUMN intermediate TEXT`); err != nil && !strings.Contains(err.Error(), "duplicate column") {
-		db.Close()
-		return nil, err
+	// Records from before intermediate layers and outputs were kept lack
+	// their columns.
+	for _, add := range []string{`ALTER TABLE platforms ADD COLUMN intermediate TEXT`, `ALTER TABLE builds ADD COLUMN output TEXT`} {
+		if _, err := db.Exec(add); err != nil && !strings.Contains(err.Error(), "duplicate column") {
+			db.Close()
+			return nil, err
+		}
 	}
 	var ok string
 	if err := db.QueryRow("PRAGMA quick_check").Scan(&ok); err != nil || ok != "ok" {
@@ -133,8 +138,8 @@ func (r *Records) Close() error {
 // Start records a build that begins.
 func (r *Records) Start(b BuildRecord) error {
 	args, _ := json.Marshal(b.Args)
-	_, err := r.db.Exec(`INSERT INTO builds (id, started, user, args, farm, result) VALUES (?, ?, ?, ?, ?, 'running')`,
-		b.ID, b.Started.UnixMilli(), b.User, string(args), b.Farm)
+	_, err := r.db.Exec(`INSERT INTO builds (id, started, user, args, farm, output, result) VALUES (?, ?, ?, ?, ?, ?, 'running')`,
+		b.ID, b.Started.UnixMilli(), b.User, string(args), b.Farm, b.Output)
 	return err
 }
 

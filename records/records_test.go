@@ -91,3 +91,45 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestPruneSetsKeepOnlyTheNewestPushedBuild(t *testing.T) {
+	r, _, err := Open(t.TempDir())
+	must(t, err)
+	defer r.Close()
+	start := time.Now().Add(-time.Hour)
+	builds := []struct {
+		id, output string
+		args       []string
+	}{
+		{"old-push", "push", nil},
+		{"new-push", "push", nil},
+		{"newest-local", "local", nil},
+		{"legacy-push", "", []string{"build", "--push=true"}}, // recorded before outputs were kept: oldest
+	}
+	for i, b := range builds {
+		started := start.Add(time.Duration(i) * time.Minute)
+		if b.id == "legacy-push" {
+			started = start.Add(-time.Minute)
+		}
+		must(t, r.Start(BuildRecord{ID: b.id, Started: started, Args: b.args, Output: b.output}))
+		must(t, r.Finish(b.id, Outcome{Result: "success", Platforms: []PlatformRecord{
+			{Platform: "linux/amd64", Node: "n", ImageID: "sha256:img-" + b.id, Intermediate: []string{"layer-" + b.id}}}}))
+	}
+	built, keep, err := r.PruneSets(false)
+	must(t, err)
+	if len(built["n"]) != 8 {
+		t.Errorf("every image and layer farm built is known: %v", built["n"])
+	}
+	want := map[string]bool{"img-new-push": true, "layer-new-push": true}
+	if len(keep["n"]) != len(want) {
+		t.Errorf("keep = %v, want only the newest pushed build's images %v", keep["n"], want)
+	}
+	for id := range want {
+		if !keep["n"][id] {
+			t.Errorf("%s must be kept: %v", id, keep["n"])
+		}
+	}
+	if _, keep, _ := r.PruneSets(true); len(keep["n"]) != 0 {
+		t.Errorf("--all keeps nothing: %v", keep["n"])
+	}
+}

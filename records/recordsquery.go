@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +22,8 @@ func scanBuild(row interface{ Scan(...any) error }) (BuildRecord, error) {
 	var b BuildRecord
 	var started int64
 	var finished, exit sql.NullInt64
-	var user, args, farmName, errText, index sql.NullString
-	if err := row.Scan(&b.ID, &started, &finished, &user, &args, &farmName, &b.Result, &exit, &errText, &index); err != nil {
+	var user, args, farmName, errText, index, output sql.NullString
+	if err := row.Scan(&b.ID, &started, &finished, &user, &args, &farmName, &b.Result, &exit, &errText, &index, &output); err != nil {
 		return b, err
 	}
 	b.Started = time.UnixMilli(started).UTC()
@@ -30,6 +31,7 @@ func scanBuild(row interface{ Scan(...any) error }) (BuildRecord, error) {
 		b.Finished = time.UnixMilli(finished.Int64).UTC()
 	}
 	b.User, b.Farm, b.Error, b.Index, b.ExitCode = user.String, farmName.String, errText.String, index.String, int(exit.Int64)
+	b.Output = output.String
 	_ = json.Unmarshal([]byte(args.String), &b.Args)
 	if b.Args == nil {
 		b.Args = []string{}
@@ -37,7 +39,7 @@ func scanBuild(row interface{ Scan(...any) error }) (BuildRecord, error) {
 	return b, nil
 }
 
-const buildColumns = `id, started, finished, user, args, farm, result, exit_code, error, index_digest`
+const buildColumns = `id, started, finished, user, args, farm, result, exit_code, error, index_digest, output`
 
 // List returns the recorded builds, newest first.
 func (r *Records) List() ([]BuildRecord, error) {
@@ -161,7 +163,7 @@ func (r *Records) PruneSets(all bool) (built map[string][]string, keep map[strin
 	keptPushed := all
 	var layers [][3]string     // node, id, keep: after every final image
 	for _, b := range builds { // newest first
-		keepThis := b.Result == "running" || (!keptPushed && b.Result == "success" && pushed(b.Args))
+		keepThis := b.Result == "running" || (!keptPushed && b.Result == "success" && pushed(b))
 		if keepThis && b.Result != "running" {
 			keptPushed = true
 		}
@@ -192,13 +194,13 @@ func (r *Records) PruneSets(all bool) (built map[string][]string, keep map[strin
 	return built, keep, nil
 }
 
-func pushed(args []string) bool {
-	for _, a := range args {
-		if a == "--push=true" {
-			return true
-		}
+// pushed reports whether a build pushed its result; records from before
+// the output was kept say it in their arguments only.
+func pushed(b BuildRecord) bool {
+	if b.Output != "" {
+		return b.Output == "push"
 	}
-	return false
+	return slices.Contains(b.Args, "--push=true")
 }
 
 // Durations returns, per node and platform, how long the node's last

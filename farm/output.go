@@ -1,0 +1,95 @@
+package farm
+
+import (
+	"context"
+	"errors"
+
+	"github.com/farmbuild/farm/manifest"
+)
+
+// Output is where a build's result goes: Push, OCILayout or Local. Each
+// owns its path, straight from the nodes or through the client's blob
+// store.
+type Output interface {
+	// Kind names the output in events and records: "push", "oci" or
+	// "local".
+	Kind() string
+	// store delivers the built images.
+	store(ctx context.Context, d delivery) (manifest.Result, error)
+}
+
+var (
+	_ Output = Push{}
+	_ Output = OCILayout{}
+	_ Output = Local{}
+)
+
+// delivery is what an output delivers: the images, the nodes holding
+// them (index-aligned) and the build's options and events.
+type delivery struct {
+	images []manifest.Image
+	nodes  []*Node
+	opts   BuildOptions
+	events *emitter
+}
+
+// Push has each node push its image straight to the registry of the tags,
+// then pushes the index to every tag.
+type Push struct{}
+
+// Kind is "push".
+func (Push) Kind() string { return "push" }
+
+func (Push) store(ctx context.Context, d delivery) (manifest.Result, error) {
+	return manifest.ToRegistry(ctx, d.images, d.opts.Tags, manifest.RegistryOptions{System: clientSystem(d.opts),
+		StagingTag: "farm-staging-" + randomID(), Docker: d.opts.Format == "docker"})
+}
+
+// OCILayout writes the result into an OCI image layout directory.
+type OCILayout struct {
+	// Dir is the layout's directory.
+	Dir string
+}
+
+// Kind is "oci".
+func (OCILayout) Kind() string { return "oci" }
+
+func (o OCILayout) store(ctx context.Context, d delivery) (manifest.Result, error) {
+	ref, name := layoutNames(d.opts.Tags)
+	docker := d.opts.Format == "docker"
+	st, staged, err := stageAll(ctx, d.opts.StoreDir, d.images, d.nodes, d.events)
+	if err != nil {
+		d.opts.Logger.Warn("could not bring the images through farm's blob store: streaming whole images instead", "error", err)
+		return manifest.ToOCILayout(ctx, d.images, o.Dir, ref, name, docker)
+	}
+	defer st.close()
+	return manifest.OCILayoutFromStore(st.server, staged, o.Dir, ref, name, docker)
+}
+
+// Local brings the images into the local engine and creates a manifest
+// list named by the first tag there.
+type Local struct {
+	// Open opens the local engine; the returned function releases it.
+	Open func(ctx context.Context) (manifest.Puller, func(), error)
+}
+
+// Kind is "local".
+func (Local) Kind() string { return "local" }
+
+func (l Local) store(ctx context.Context, d delivery) (manifest.Result, error) {
+	if l.Open == nil {
+		return manifest.Result{}, errors.New("no local engine")
+	}
+	local, stop, err := l.Open(ctx)
+	if err != nil {
+		return manifest.Result{}, err
+	}
+	defer stop()
+	st, staged, err := stageAll(ctx, d.opts.StoreDir, d.images, d.nodes, d.events)
+	if err != nil {
+		d.opts.Logger.Warn("could not bring the images through farm's blob store: streaming whole images instead", "error", err)
+		return manifest.ToLocal(ctx, local, d.images, d.opts.Tags)
+	}
+	defer st.close()
+	return manifest.LocalFromStore(ctx, local, st.server, staged, d.opts.Tags)
+}
