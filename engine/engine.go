@@ -10,7 +10,6 @@ import (
 	"net"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
 )
 
 // Builder is what farm needs from every node's container engine. The
