@@ -1,6 +1,6 @@
-// Package builders opens the container engine behind a farm connection and
-// finds out from its API which kind it is. Each engine kind has its own
-// package (podman, docker) implementing farm.Builder.
+// Package builders opens the container engine behind a link and finds out
+// from its API which kind it is. Each engine kind has its own package
+// (podman, docker) implementing engine.Builder.
 package builders
 
 import (

@@ -99,9 +99,7 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	if err := farm.Preflight(ctx, bo); err != nil {
 		return err
 	}
-	if err := schedulingFacts(ro, &bo); err != nil {
-		return err
-	}
+	schedulingFacts(ro, &bo)
 	farmName, conns, err := ro.store.FarmConnections(opts.farmName)
 	if err != nil {
 		return err
@@ -230,16 +228,26 @@ func shortID(id string) string {
 // weighs beyond the nodes' own facts: the user's weights and how long each
 // node's last builds took. Unreadable weights or records only cost
 // scheduling quality.
-func schedulingFacts(ro *rootOptions, bo *farm.BuildOptions) error {
-	cache, err := cacheDir()
-	if err != nil {
-		return err
+func schedulingFacts(ro *rootOptions, bo *farm.BuildOptions) {
+	if cache, err := cacheDir(); err == nil {
+		bo.StoreDir = filepath.Join(cache, "store")
+	} else {
+		ro.logger.Warn("no blob store: images will be streamed whole", "error", err)
 	}
-	bo.StoreDir = filepath.Join(cache, "store")
 	bo.Weights, _ = ro.store.Weights()
-	if rec, _, err := openRecordsIn(); err == nil {
+	state, err := stateDir()
+	if err != nil {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(state, "builds.db")); err != nil {
+		return // no records yet: nothing to weigh, and none made by a dry run
+	}
+	rec, warning, err := openRecordsIn()
+	if warning != "" {
+		ro.logger.Warn(warning)
+	}
+	if err == nil {
 		bo.History, _ = rec.Durations()
 		rec.Close()
 	}
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -208,7 +209,7 @@ func TestDispatchKeepGoingLetsOthersFinish(t *testing.T) {
 func TestDispatchTimeout(t *testing.T) {
 	a, b := &fakeBuilder{name: "a", build: slowBuild}, &fakeBuilder{name: "b"}
 	d := dispatch(t, BuildOptions{Timeout: 20 * time.Millisecond, KeepGoing: true}, a, b)
-	if d.errs[0] == nil || d.jobs[0].Attempts != 1 {
+	if d.errs[0] == nil || !strings.Contains(d.errs[0].Error(), "--timeout") || d.jobs[0].Attempts != 1 {
 		t.Errorf("a build over --timeout fails, once: %+v, %v", d.jobs[0], d.errs[0])
 	}
 	wantJob(t, d, 1, "b", 1)

@@ -1,3 +1,6 @@
+// Package platform parses, formats and matches OCI platforms (os/arch
+// and variant, normalized as containerd does), and reads which platforms
+// a host emulates from its binfmt_misc entries.
 package platform
 
 import (
@@ -11,7 +14,7 @@ import (
 	"github.com/farmbuild/farm/errdefs"
 )
 
-// ParsePlatform parses an os/arch[/variant] string and normalizes it the way
+// Parse parses an os/arch[/variant] string and normalizes it the way
 // containerd does, so "linux/arm64" and "linux/arm64/v8" are the same
 // platform, "arm" means "arm/v7" and "x86_64" means "amd64".
 func Parse(s string) (ocispec.Platform, error) {
@@ -41,7 +44,7 @@ var knownArchs = map[string]bool{
 	"sparc": true, "sparc64": true, "wasm": true,
 }
 
-// ParsePlatforms parses a comma-separated list of platforms, dropping
+// ParseList parses a comma-separated list of platforms, dropping
 // duplicates (after normalization) but keeping the order.
 func ParseList(list string) ([]ocispec.Platform, error) {
 	var out []ocispec.Platform
@@ -70,7 +73,7 @@ func Format(p ocispec.Platform) string {
 	return platforms.Format(p)
 }
 
-// PlatformFromEngine turns the os, arch and variant an engine reports
+// FromEngine turns the os, arch and variant an engine reports
 // (uname-style names such as x86_64 and aarch64 included) into a normalized
 // platform.
 func FromEngine(os, arch, variant string) ocispec.Platform {

@@ -18,8 +18,9 @@ import (
 )
 
 // Records is farm's build history: an embedded SQLite database (pure Go)
-// and one complete log file per platform, under $XDG_STATE_HOME/farm
-// (default ~/.local/state/farm). Recording never makes a build fail.
+// and one complete log file per platform, in the directory the caller
+// gives (farm uses $XDG_STATE_HOME/farm). Recording never makes a build
+// fail.
 type Records struct {
 	db  *sql.DB
 	dir string

@@ -133,3 +133,15 @@ func TestPruneSetsKeepOnlyTheNewestPushedBuild(t *testing.T) {
 		t.Errorf("--all keeps nothing: %v", keep["n"])
 	}
 }
+
+func TestPruneSetsReadLegacyPushes(t *testing.T) {
+	r, _, err := Open(t.TempDir())
+	must(t, err)
+	defer r.Close()
+	// Recorded before outputs were kept: only the arguments say it pushed.
+	must(t, r.Start(BuildRecord{ID: "legacy", Started: time.Now(), Args: []string{"build", "--push=true"}}))
+	must(t, r.Finish("legacy", Outcome{Result: "success", Platforms: []PlatformRecord{{Platform: "linux/amd64", Node: "n", ImageID: "sha256:img"}}}))
+	if _, keep, err := r.PruneSets(false); err != nil || !keep["n"]["img"] {
+		t.Errorf("the newest push, recorded by its arguments, is kept: %v, %v", keep, err)
+	}
+}

@@ -17,7 +17,7 @@ const tags = "remote exclude_graphdriver_btrfs containers_image_openpgp"
 // forbidden maps a package pattern to what it must not depend on.
 var forbidden = map[string][]string{
 	"./errdefs":       {module},
-	"./platform":      {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest", module + "schedule"},
+	"./platform":      {module + "containerfile", module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest", module + "schedule"},
 	"./schedule":      {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest"},
 	"./manifest":      {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm"},
 	"./containerfile": {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm"},
@@ -26,7 +26,7 @@ var forbidden = map[string][]string{
 	"./records":       {module + "transport", module + "engine", module + "builders", module + "config", module + "farm"},
 	"./config":        {module + "engine", module + "builders", module + "records", module + "farm"},
 	"./builders/...":  {module + "records", module + "config", module + "farm", "modernc.org/sqlite"},
-	"./farm":          {module + "builders", module + "cmd"},
+	"./farm":          {module + "builders", module + "cmd", module + "records", "modernc.org/sqlite"},
 }
 
 func deps(t *testing.T, pattern string) []string {
