@@ -29,7 +29,8 @@ type Image struct {
 	Platform ocispec.Platform
 	// Node is the name of the node holding it.
 	Node string
-	// ImageID is the engine's image ID (its config digest).
+	// ImageID is the engine's image ID: its config digest, or (docker's
+	// containerd image store) its manifest digest.
 	ImageID string
 	// Export writes the image as an OCI archive.
 	Export func(ctx context.Context, w io.Writer) error

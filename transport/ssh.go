@@ -2,18 +2,14 @@ package transport
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/farmbuild/farm/errdefs"
 )
@@ -65,118 +61,6 @@ func dialSSH(ctx context.Context, t sshTarget) (*ssh.Client, error) {
 		return nil, fmt.Errorf("ssh handshake with %s: %w", t.addr(), err)
 	}
 	return ssh.NewClient(conn, chans, reqs), nil
-}
-
-// hostKeyChecker wraps knownhosts with errors that say what to do.
-type hostKeyChecker struct {
-	target sshTarget
-	files  []string
-	cb     ssh.HostKeyCallback // nil when no known_hosts file exists
-}
-
-func strictHostKeys(t sshTarget) (*hostKeyChecker, error) {
-	h := &hostKeyChecker{target: t}
-	for _, f := range t.knownHosts {
-		if _, err := os.Stat(f); err == nil {
-			h.files = append(h.files, f)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("reading %s: %w", f, err)
-		}
-	}
-	if len(h.files) > 0 {
-		cb, err := knownhosts.New(h.files...)
-		if err != nil {
-			return nil, fmt.Errorf("reading known_hosts: %w: fix the file", err)
-		}
-		h.cb = cb
-	}
-	return h, nil
-}
-
-// knownKeys returns the keys known_hosts holds for addr, by asking the
-// callback about a key that cannot be there.
-func (h *hostKeyChecker) knownKeys(addr string) []knownhosts.KnownKey {
-	if h.cb == nil {
-		return nil
-	}
-	pub, _, _ := ed25519.GenerateKey(rand.Reader)
-	probe, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return nil
-	}
-	var ke *knownhosts.KeyError
-	if err := h.cb(addr, &net.TCPAddr{}, probe); errors.As(err, &ke) {
-		return ke.Want
-	}
-	return nil
-}
-
-// algorithms restricts negotiation to the key types known for addr, so a
-// server offering another type first is not mistaken for a changed key.
-func (h *hostKeyChecker) algorithms(addr string) []string {
-	var algos []string
-	for _, k := range h.knownKeys(addr) {
-		switch typ := k.Key.Type(); typ {
-		case ssh.KeyAlgoRSA:
-			algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
-		default:
-			algos = append(algos, typ)
-		}
-	}
-	return dedupe(algos)
-}
-
-func (h *hostKeyChecker) check(hostname string, remote net.Addr, key ssh.PublicKey) error {
-	var err error
-	if h.cb == nil {
-		err = &knownhosts.KeyError{}
-	} else {
-		err = h.cb(hostname, remote, key)
-	}
-	if err == nil {
-		return nil
-	}
-	host := knownhosts.Normalize(hostname)
-	file := h.target.knownHosts[0]
-	e := &errdefs.HostKeyError{
-		Host:         host,
-		Fingerprint:  ssh.FingerprintSHA256(key),
-		KeyType:      key.Type(),
-		KnownHosts:   file,
-		TrustCommand: trustCommand(h.target.hostName, h.target.port, key.Type(), file),
-	}
-	var ke *knownhosts.KeyError
-	var re *knownhosts.RevokedError
-	switch {
-	case errors.As(err, &re):
-		return fmt.Errorf("host key of %s is revoked in %s:%d: %w", host, re.Revoked.Filename, re.Revoked.Line, errdefs.ErrHostKey)
-	case errors.As(err, &ke) && len(ke.Want) > 0:
-		e.Changed = true
-		e.KnownHosts = ke.Want[0].Filename
-		e.Line = fmt.Sprintf("line %d", ke.Want[0].Line)
-		return e
-	case errors.As(err, &ke):
-		return e
-	default:
-		return fmt.Errorf("checking host key of %s: %w", host, err)
-	}
-}
-
-// trustCommand is the shell command that would add host's key of the
-// given type to file.
-func trustCommand(hostName string, port int, keyType, file string) string {
-	t := map[string]string{ssh.KeyAlgoED25519: "ed25519", ssh.KeyAlgoRSA: "rsa"}[keyType]
-	if strings.HasPrefix(keyType, "ecdsa-") {
-		t = "ecdsa"
-	}
-	cmd := "ssh-keyscan"
-	if port != 22 {
-		cmd += fmt.Sprintf(" -p %d", port)
-	}
-	if t != "" {
-		cmd += " -t " + t
-	}
-	return fmt.Sprintf("%s %s >> %s", cmd, hostName, file)
 }
 
 // authMethods gathers public-key signers from the identity files and the

@@ -1,0 +1,48 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/farmbuild/farm/errdefs"
+)
+
+// The exit codes docs/exit-codes.md promises, one case per kind of error.
+func TestExitCodes(t *testing.T) {
+	platform := func(err error) error {
+		return fmt.Errorf("building: %w", errors.Join(&errdefs.BuildError{Platform: "linux/arm64", Node: "n", Err: err}))
+	}
+	for name, tc := range map[string]struct {
+		err  error
+		want int
+	}{
+		"success":              {nil, 0},
+		"a failed step":        {platform(&errdefs.EngineError{Err: errors.New("exit status 1")}), exitFailure},
+		"anything else":        {errors.New("disk full"), exitFailure},
+		"bad flag":             {usageError{errors.New("unknown flag")}, exitUsage},
+		"unknown farm":         {fmt.Errorf("farm x: %w", errdefs.ErrNotFound), exitUsage},
+		"existing name":        {errdefs.ErrExists, exitUsage},
+		"containers.conf":      {errdefs.ErrReadOnly, exitUsage},
+		"bad URI":              {errdefs.ErrInvalidDestination, exitUsage},
+		"bad platform":         {errdefs.ErrInvalidPlatform, exitUsage},
+		"preflight":            {fmt.Errorf("%w: registry r needs a login", errdefs.ErrUsage), exitUsage},
+		"node down":            {errdefs.ErrNodeDown, exitInfra},
+		"platform's node died": {platform(fmt.Errorf("%w: gave up after 3 attempts", errdefs.ErrNodeDown)), exitInfra},
+		"host key":             {&errdefs.HostKeyError{Host: "h"}, exitInfra},
+		"no connections":       {errdefs.ErrNoConnections, exitInfra},
+		"no capable node":      {errdefs.ErrNoCapableNode, exitInfra},
+		"output":               {fmt.Errorf("%w: pushing: refused", errdefs.ErrOutput), exitOutput},
+		"test":                 {fmt.Errorf("%w on linux/arm64", errdefs.ErrTestFailed), exitTest},
+		"interrupted":          {platform(context.Canceled), exitInterrupted},
+	} {
+		if got := ExitCode(tc.err); got != tc.want {
+			t.Errorf("%s: exit %d, want %d (%v)", name, got, tc.want, tc.err)
+		}
+	}
+	// The codes themselves are the documented numbers.
+	if exitFailure != 1 || exitUsage != 2 || exitInfra != 3 || exitOutput != 4 || exitTest != 5 || exitInterrupted != 130 {
+		t.Error("an exit code changed its number: scripts depend on them (docs/exit-codes.md)")
+	}
+}
