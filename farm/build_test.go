@@ -30,6 +30,8 @@ type testingEngine struct {
 	fakeBuilder
 	failing string
 	exit    int
+	// auth is the auth file the last build was given, as it read then.
+	auth string
 }
 
 func (e *testingEngine) Info(context.Context) (engine.EngineInfo, error) {
@@ -37,6 +39,8 @@ func (e *testingEngine) Info(context.Context) (engine.EngineInfo, error) {
 }
 
 func (e *testingEngine) Build(_ context.Context, req engine.NodeBuild) ([]engine.PlatformImage, error) {
+	data, _ := os.ReadFile(req.AuthFile)
+	e.auth = string(data)
 	var out []engine.PlatformImage
 	var errs []error
 	for _, p := range req.Platforms {
@@ -68,8 +72,13 @@ func (o recordingOutput) store(_ context.Context, d delivery) (manifest.Result, 
 // fakeBuild builds linux/amd64 and linux/arm64 on one fake node.
 func fakeBuild(t *testing.T, e *testingEngine, opts BuildOptions) ([]string, error) {
 	t.Helper()
+	return fakeBuildOf(t, e, opts, "FROM scratch\n")
+}
+
+func fakeBuildOf(t *testing.T, e *testingEngine, opts BuildOptions, containerfile string) ([]string, error) {
+	t.Helper()
 	dir := t.TempDir()
-	must(t, os.WriteFile(filepath.Join(dir, "Containerfile"), []byte("FROM scratch\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(containerfile), 0o644))
 	var stored []string
 	opts.ContextDir, opts.Platforms, opts.Tags = dir, []ocispec.Platform{amd64, arm64}, []string{"x:1"}
 	opts.Output, opts.Logger = recordingOutput{stored: &stored}, slog.New(slog.DiscardHandler)
@@ -137,5 +146,20 @@ func TestPinBaseRewritesToTheDigest(t *testing.T) {
 	}
 	if !strings.Contains(string(data), "FROM "+want+" AS build\n") || strings.Contains(string(data), "base:$TAG") {
 		t.Errorf("the pinned Containerfile must name the digest:\n%s", data)
+	}
+}
+
+// A node's build gets the credentials of its FROM registries only.
+func TestBuildGivesNodesOnlyTheirBaseRegistrysCredentials(t *testing.T) {
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	auth := filepath.Join(t.TempDir(), "auth.json")
+	must(t, os.WriteFile(auth, []byte(`{"auths":{"a.example":{"auth":"YWxpY2U6cGE="},"b.example":{"auth":"Ym9iOnBi"}}}`), 0o600))
+	e := &testingEngine{fakeBuilder: fakeBuilder{name: "n"}}
+	if _, err := fakeBuildOf(t, e, BuildOptions{AuthFile: auth}, "FROM a.example/base:1\n"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.auth, "a.example") || strings.Contains(e.auth, "b.example") || strings.Contains(e.auth, "Ym9iOnBi") {
+		t.Errorf("the node got %s", e.auth)
 	}
 }
