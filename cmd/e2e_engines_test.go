@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -284,24 +283,15 @@ func engineNodeKilled(t *testing.T, e engineNode) {
 	pid := nodePID(t, e.name)
 	dest := filepath.Join(t.TempDir(), "layout")
 	meta := filepath.Join(t.TempDir(), "meta.json")
-	cmd, sc := startFarm(t, "build", "--farm", "pair", "--network", "host", "--progress", "plain",
-		"--platforms", "linux/amd64,linux/arm64", "--output", "type=oci,dest="+dest, "--metadata-file", meta, "-t", "x:1", dir)
 	victim := regexp.MustCompile(`^\[(linux/[a-z0-9/]+)@` + e.name + `\] ` + marker + `$`)
-	var log []string
-	killed := ""
-	for sc.Scan() {
-		log = append(log, sc.Text())
-		if m := victim.FindStringSubmatch(sc.Text()); m != nil && killed == "" {
-			killed = m[1]
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
+	log, line, err := killWhen(t, pid, victim, "build", "--farm", "pair", "--network", "host", "--progress", "plain",
+		"--platforms", "linux/amd64,linux/arm64", "--output", "type=oci,dest="+dest, "--metadata-file", meta, "-t", "x:1", dir)
+	if line == "" {
+		t.Fatalf("no RUN step started on %s:\n%s", e.name, log)
 	}
-	err := cmd.Wait()
-	if killed == "" {
-		t.Fatalf("no RUN step started on %s:\n%s", e.name, strings.Join(log, "\n"))
-	}
+	killed := victim.FindStringSubmatch(line)[1]
 	if err != nil {
-		t.Fatalf("the platform of the killed node must be built again on p1: %v\n%s", err, strings.Join(log, "\n"))
+		t.Fatalf("the platform of the killed node must be built again on p1: %v\n%s", err, log)
 	}
 	var md buildMetadata
 	data, _ := os.ReadFile(meta)

@@ -109,17 +109,14 @@ func TestE2EBuildNodeKilledMidBuild(t *testing.T) {
 	pid := nodePID(t, engine)
 	dest := filepath.Join(t.TempDir(), "layout")
 	meta := filepath.Join(t.TempDir(), "meta.json")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// Kill the engine while the RUN step sleeps.
-		time.Sleep(4 * time.Second)
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}()
-	out, errOut, err := farmCLI(t, append([]string{"build", "--output", "type=oci,dest=" + dest, "--metadata-file", meta}, args...)...)
-	<-done
+	// Kill the engine when its RUN step has started (it then sleeps).
+	errOut, killed, err := killWhen(t, pid, regexp.MustCompile(`^\[linux/arm64@`+victim+`\] start-`),
+		append([]string{"build", "--progress", "plain", "--output", "type=oci,dest=" + dest, "--metadata-file", meta}, args...)...)
+	if killed == "" {
+		t.Fatalf("the RUN step never started on %s:\n%s", victim, errOut)
+	}
 	if err != nil {
-		t.Fatalf("the platform of a killed node must be rebuilt elsewhere: %v\n%s\n%s", err, out, errOut)
+		t.Fatalf("the platform of a killed node must be rebuilt elsewhere: %v\n%s", err, errOut)
 	}
 	var md buildMetadata
 	data, _ := os.ReadFile(meta)
@@ -141,6 +138,24 @@ func TestE2EBuildNodeKilledMidBuild(t *testing.T) {
 	if got := l.file(l.index("1"), "arm64", "arch"); got != "aarch64\n" {
 		t.Errorf("rebuilt arm64 image ran on %q", got)
 	}
+}
+
+// killWhen runs bin/farm with args and SIGKILLs pid when a line of its
+// output matches trigger; it returns the output, the line that triggered
+// the kill ("" if none did), and farm's error.
+func killWhen(t *testing.T, pid int, trigger *regexp.Regexp, args ...string) (string, string, error) {
+	t.Helper()
+	cmd, sc := startFarm(t, args...)
+	var log []string
+	killedAt := ""
+	for sc.Scan() {
+		log = append(log, sc.Text())
+		if killedAt == "" && trigger.MatchString(sc.Text()) {
+			killedAt = sc.Text()
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	return strings.Join(log, "\n"), killedAt, cmd.Wait()
 }
 
 // startFarm starts bin/farm (a separate process, so that it can be sent
@@ -179,7 +194,8 @@ func nodeLeftovers(t *testing.T) []string {
 
 func TestE2EBuildCtrlCLeavesNothing(t *testing.T) {
 	buildFarmHome(t)
-	dir := writeContext(t, slowContainerfile("30"))
+	marker := "start-" + uniq()
+	dir := writeContext(t, "FROM base\nRUN echo "+marker+" && sleep 30 && uname -m > /arch\n")
 	before := nodeLeftovers(t)
 	cmd, sc := startFarm(t, "build", "--platforms", "linux/amd64,linux/arm64", "-t", "x:1", dir)
 	started := 0
@@ -212,8 +228,8 @@ func TestE2EBuildCtrlCLeavesNothing(t *testing.T) {
 	if strings.Join(after, "\n") != strings.Join(before, "\n") {
 		t.Errorf("Ctrl-C left containers or images on the nodes:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
 	}
-	if ps, _ := exec.Command("pgrep", "-f", "sleep 30").Output(); len(ps) > 0 {
-		t.Errorf("the RUN steps still run on the nodes: pids %s", ps)
+	if processRuns(marker) {
+		t.Errorf("the RUN steps %s still run on the nodes", marker)
 	}
 }
 
@@ -266,15 +282,17 @@ func TestE2EBuildNodeKilledAfterItsPlatform(t *testing.T) {
 	}
 	t.Cleanup(func() { restartNode(t, engine) })
 	pid := nodePID(t, engine)
-	go func() {
-		time.Sleep(5 * time.Second) // amd64 is done, arm64 is sleeping
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}()
 	dest := filepath.Join(t.TempDir(), "layout")
 	meta := filepath.Join(t.TempDir(), "meta.json")
-	out, errOut, err := farmCLI(t, append([]string{"build", "--output", "type=oci,dest=" + dest, "--metadata-file", meta}, args...)...)
+	// Kill the engine when amd64's image is done (its ID is the build's
+	// last line); arm64 is still sleeping on the other node.
+	errOut, killed, err := killWhen(t, pid, regexp.MustCompile(`^\[linux/amd64@`+victim+`\] [0-9a-f]{64}$`),
+		append([]string{"build", "--progress", "plain", "--output", "type=oci,dest=" + dest, "--metadata-file", meta}, args...)...)
+	if killed == "" {
+		t.Fatalf("amd64 never finished on %s:\n%s", victim, errOut)
+	}
 	if err != nil {
-		t.Fatalf("a platform whose node died after building it must be rebuilt: %v\n%s\n%s", err, out, errOut)
+		t.Fatalf("a platform whose node died after building it must be rebuilt: %v\n%s", err, errOut)
 	}
 	var md buildMetadata
 	data, _ := os.ReadFile(meta)

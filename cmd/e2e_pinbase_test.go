@@ -51,9 +51,13 @@ func TestE2EPinBase(t *testing.T) {
 	if strings.Contains(errOut, "base-is-stale") || !strings.Contains(errOut, "base-is-pristine-x86_64") || !strings.Contains(errOut, "base-is-pristine-aarch64") {
 		t.Errorf("with --pin-base every node must build from the same base:\n%s", errOut)
 	}
+	// A second pinned build resolves the same digests.
+	if _, errOut, err := farmCLI(t, append(append([]string{}, args...), "--pin-base", "--tls-verify=false", dir)...); err != nil {
+		t.Fatalf("--pin-base again: %v\n%s", err, errOut)
+	}
 
 	var builds []records.BuildRecord
-	if err := json.Unmarshal([]byte(mustCLI(t, "history", "--format", "json")), &builds); err != nil || len(builds) != 2 {
+	if err := json.Unmarshal([]byte(mustCLI(t, "history", "--format", "json")), &builds); err != nil || len(builds) != 3 {
 		t.Fatalf("history: %v %+v", err, builds)
 	}
 	pinned := mustCLI(t, "inspect", builds[0].ID)
@@ -68,8 +72,12 @@ func TestE2EPinBase(t *testing.T) {
 			t.Errorf("%s: recorded base digest %q is not the registry's", p.Platform, d)
 		}
 	}
-	cmp, _, err := farmCLI(t, "inspect", builds[0].ID, builds[1].ID)
+	cmp, _, err := farmCLI(t, "inspect", builds[0].ID, builds[2].ID)
 	if err != nil || !strings.Contains(cmp, `"image": "`+base+`"`) || !strings.Contains(cmp, `"same": false`) {
-		t.Errorf("comparing the bases of two builds: %v\n%s", err, cmp)
+		t.Errorf("comparing the bases of a pinned and an unpinned build: %v\n%s", err, cmp)
+	}
+	cmp, _, err = farmCLI(t, "inspect", builds[0].ID, builds[1].ID)
+	if err != nil || !strings.Contains(cmp, `"same": true`) || strings.Contains(cmp, `"same": false`) {
+		t.Errorf("two pinned builds from the same registry base are the same: %v\n%s", err, cmp)
 	}
 }

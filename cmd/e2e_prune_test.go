@@ -43,11 +43,13 @@ func TestE2EPrune(t *testing.T) {
 			_ = runQuiet("podman", "--url", "unix://"+sock, "rmi", "-f", unrelated)
 		}
 	})
+	// Two pushed builds: only the newest one's images are kept.
+	mustCLI(t, "build", "--platforms", "linux/amd64", "--push", "--tls-verify=false", "-t", theFarm.registry+"/e2e-prune:old-"+uniq(), bigContext(t))
 	ref := theFarm.registry + "/e2e-prune:" + uniq()
 	mustCLI(t, "build", "--platforms", "linux/amd64", "--push", "--tls-verify=false", "-t", ref, bigContext(t))
 	mustCLI(t, "build", "--platforms", "linux/amd64", "--output", "type=oci,dest="+filepath.Join(t.TempDir(), "o"), "-t", "x:1", bigContext(t))
 	var builds []records.BuildRecord
-	if err := json.Unmarshal([]byte(mustCLI(t, "history", "--format", "json")), &builds); err != nil || len(builds) != 2 {
+	if err := json.Unmarshal([]byte(mustCLI(t, "history", "--format", "json")), &builds); err != nil || len(builds) != 3 {
 		t.Fatalf("history: %v", err)
 	}
 	image := func(b records.BuildRecord) (string, string, []string) {
@@ -59,6 +61,7 @@ func TestE2EPrune(t *testing.T) {
 	}
 	unpushedSock, unpushed, layers := image(builds[0])
 	pushedSock, pushedID, pushedLayers := image(builds[1])
+	oldSock, oldID, _ := image(builds[2])
 	if len(layers) == 0 || len(pushedLayers) == 0 {
 		t.Fatalf("the records must list the layer images the builds created: %v %v", layers, pushedLayers)
 	}
@@ -79,6 +82,9 @@ func TestE2EPrune(t *testing.T) {
 	}
 	if !imageExists(pushedSock, pushedID) {
 		t.Errorf("prune removed the newest pushed build's image %s", pushedID[:12])
+	}
+	if imageExists(oldSock, oldID) {
+		t.Errorf("prune kept an older pushed build's image %s: only the newest pushed build is kept", oldID[:12])
 	}
 	for _, l := range layers {
 		if l != unpushed[:len(l)] && imageExists(unpushedSock, l) {
