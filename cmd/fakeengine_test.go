@@ -2,7 +2,7 @@ package cmd
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"io"
 	"os"
 	"strings"
@@ -25,14 +25,21 @@ func (f fakeEngine) Info(context.Context) (engine.EngineInfo, error) {
 		EmulationReported: true, Emulated: []ocispec.Platform{{OS: "linux", Architecture: "arm64"}}}, nil
 }
 func (fakeEngine) Ping(context.Context) error { return nil }
-func (fakeEngine) Build(context.Context, engine.NodeBuild) ([]engine.PlatformImage, error) {
-	return nil, errors.New("fake engines do not build")
+func (fakeEngine) Build(_ context.Context, req engine.NodeBuild) ([]engine.PlatformImage, error) {
+	var out []engine.PlatformImage
+	for _, p := range req.Platforms {
+		out = append(out, engine.PlatformImage{Platform: p, ImageID: "sha256:" + strings.Repeat("a", 64)})
+	}
+	return out, nil
 }
 func (fakeEngine) Push(context.Context, string, string, engine.PushOptions) error { return nil }
-func (fakeEngine) Export(context.Context, string, io.Writer) error                { return nil }
-func (fakeEngine) Existing(context.Context, []string) ([]string, error)           { return nil, nil }
-func (fakeEngine) Remove(context.Context, []string) error                         { return nil }
-func (fakeEngine) Close() error                                                   { return nil }
+func (fakeEngine) Export(_ context.Context, _ string, w io.Writer) error {
+	_, err := io.WriteString(w, "not an image archive")
+	return err
+}
+func (fakeEngine) Existing(context.Context, []string) ([]string, error) { return nil, nil }
+func (fakeEngine) Remove(context.Context, []string) error               { return nil }
+func (fakeEngine) Close() error                                         { return nil }
 
 // fakeOpener opens a fake engine for every link; nodes whose name starts
 // with "arm" are native arm64.
@@ -70,5 +77,25 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An output that fails after every platform built exits 4, and the
+// metadata file says so.
+func TestOutputFailureExits4(t *testing.T) {
+	isolate(t)
+	mustCLI(t, "connection", "add", "amd1", "unix:///nonexistent/amd1.sock")
+	dir := t.TempDir()
+	writeFile(t, dir+"/Containerfile", "FROM scratch\n")
+	meta := t.TempDir() + "/meta.json"
+	_, _, err := farmCLIWith(t, fakeOpener, "build", "--platforms", "linux/amd64", "--metadata-file", meta,
+		"--output", "type=oci,dest="+t.TempDir()+"/layout", "-t", "x:1", dir)
+	if ExitCode(err) != exitOutput || !strings.Contains(OneLine(err), "storing the result failed") {
+		t.Fatalf("exit %d: %v", ExitCode(err), err)
+	}
+	var md buildMetadata
+	data, _ := os.ReadFile(meta)
+	if json.Unmarshal(data, &md) != nil || md.Success || md.ExitCode != exitOutput || md.Error == "" || len(md.Platforms) != 1 || md.Platforms[0].ImageID == "" {
+		t.Errorf("metadata of a failed build: %s", data)
 	}
 }
