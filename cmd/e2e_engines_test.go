@@ -237,19 +237,7 @@ func engineCtrlC(t *testing.T, e engineNode) {
 			break
 		}
 	}
-	_ = cmd.Process.Signal(os.Interrupt)
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	start := time.Now()
-	err := cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
-		t.Errorf("Ctrl-C: %v, want exit %d\n%s", err, exitInterrupted, strings.Join(log, "\n"))
-	}
-	if took := time.Since(start); took > 25*time.Second {
-		t.Errorf("stopping took %s: the remote RUN steps must be stopped, not waited for", took)
-	}
+	interrupt(t, cmd, sc, log)
 	// The engine may need a moment to drop what it was told to stop.
 	var after string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {

@@ -158,6 +158,25 @@ func killWhen(t *testing.T, pid int, trigger *regexp.Regexp, args ...string) (st
 	return strings.Join(log, "\n"), killedAt, cmd.Wait()
 }
 
+// interrupt sends Ctrl-C to a farm started with startFarm and checks that
+// it exits 130 soon: the remote RUN steps are stopped, not waited for.
+func interrupt(t *testing.T, cmd *exec.Cmd, sc *bufio.Scanner, log []string) {
+	t.Helper()
+	_ = cmd.Process.Signal(os.Interrupt)
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	start := time.Now()
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+		t.Errorf("Ctrl-C: %v, want exit %d\n%s", err, exitInterrupted, strings.Join(log, "\n"))
+	}
+	if took := time.Since(start); took > 25*time.Second {
+		t.Errorf("stopping took %s: the remote RUN steps must be stopped, not waited for", took)
+	}
+}
+
 // startFarm starts bin/farm (a separate process, so that it can be sent
 // signals) and returns it with a scanner over its standard error.
 func startFarm(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner) {
@@ -211,19 +230,7 @@ func TestE2EBuildCtrlCLeavesNothing(t *testing.T) {
 	if started < 2 {
 		t.Fatalf("the builds did not start:\n%s", strings.Join(log, "\n"))
 	}
-	_ = cmd.Process.Signal(os.Interrupt)
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	start := time.Now()
-	err := cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
-		t.Errorf("Ctrl-C: %v, want exit %d", err, exitInterrupted)
-	}
-	if took := time.Since(start); took > 25*time.Second {
-		t.Errorf("stopping took %s: the remote RUN steps must be stopped, not waited for", took)
-	}
+	interrupt(t, cmd, sc, log)
 	after := nodeLeftovers(t)
 	if strings.Join(after, "\n") != strings.Join(before, "\n") {
 		t.Errorf("Ctrl-C left containers or images on the nodes:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
