@@ -51,8 +51,7 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 				if req.Log != nil {
 					req.Log(&p, "docker's layer cache gave an image of the wrong platform: building "+platform.Format(p)+" again without the cache")
 				}
-				// The wrong image loses farm's tag (and goes, if that was its last).
-				_, _ = e.api.ImageRemove(ctx, hold, client.ImageRemoveOptions{})
+				e.release(ctx, hold)
 				single := req
 				single.NoCache = true
 				hold = holdTag()
@@ -62,6 +61,9 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 			}
 		}
 		if err != nil {
+			if errors.Is(err, errWrongPlatform) {
+				e.release(ctx, hold)
+			}
 			errs = append(errs, &errdefs.BuildError{Platform: platform.Format(p), Node: e.conn.Node(), Step: step, Err: err})
 			if ctx.Err() != nil {
 				break
@@ -133,6 +135,12 @@ func holdTag() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return holdRepo + ":" + hex.EncodeToString(b)
+}
+
+// release drops farm's hold tag of an image it will not use; the image
+// goes with it if that was its last tag.
+func (e *Engine) release(ctx context.Context, hold string) {
+	_, _ = e.api.ImageRemove(context.WithoutCancel(ctx), hold, client.ImageRemoveOptions{})
 }
 
 // buildKit reports whether the engine has BuildKit (API 1.39, Docker 18.09).

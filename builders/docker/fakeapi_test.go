@@ -1,0 +1,311 @@
+package docker
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/farmbuild/farm/engine"
+	"github.com/farmbuild/farm/errdefs"
+)
+
+// fakeDocker answers the parts of the Docker Engine API that the driver
+// uses, at API 1.41 (BuildKit builds), from memory.
+type fakeDocker struct {
+	mu sync.Mutex
+	// arch is the architecture of the images builds make ("" = asked for).
+	arch string
+	// buildError, when set, makes builds replay a recorded failing
+	// BuildKit stream.
+	buildError bool
+	// pushError, when set, is the error record a push stream ends with.
+	pushError string
+	// tags maps references to image IDs; images holds the IDs.
+	tags   map[string]string
+	images map[string]string // ID -> architecture
+	// files are the build context's file names, as the last build got them.
+	files  []string
+	builds int
+	exit   int
+}
+
+var apiPath = regexp.MustCompile(`^/v[0-9.]+`)
+
+func (f *fakeDocker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	path := apiPath.ReplaceAllString(r.URL.Path, "")
+	q := r.URL.Query()
+	w.Header().Set("Api-Version", "1.41")
+	switch {
+	case path == "/_ping":
+		_, _ = io.WriteString(w, "OK")
+	case path == "/build" && r.Method == http.MethodPost:
+		f.build(w, r)
+	case strings.HasPrefix(path, "/images/") && strings.HasSuffix(path, "/json"):
+		name := strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/json")
+		id, ok := f.resolve(name)
+		if !ok {
+			http.Error(w, `{"message":"No such image: `+name+`"}`, http.StatusNotFound)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"Id": id, "Os": "linux", "Architecture": f.images[id]})
+	case strings.HasSuffix(path, "/tag"):
+		name := strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/tag")
+		id, ok := f.resolve(name)
+		if !ok {
+			http.Error(w, `{"message":"No such image: `+name+`"}`, http.StatusNotFound)
+			return
+		}
+		f.tags[q.Get("repo")+":"+q.Get("tag")] = id
+		w.WriteHeader(http.StatusCreated)
+	case strings.HasSuffix(path, "/push"):
+		if f.pushError != "" {
+			_, _ = io.WriteString(w, `{"status":"pushing"}`+"\n"+`{"error":"`+f.pushError+`"}`+"\n")
+			return
+		}
+		_, _ = io.WriteString(w, `{"status":"pushed"}`+"\n")
+	case strings.HasPrefix(path, "/images/") && r.Method == http.MethodDelete:
+		f.remove(w, strings.TrimPrefix(path, "/images/"))
+	case path == "/containers/create":
+		_, _ = io.WriteString(w, `{"Id":"c1"}`)
+	case strings.HasSuffix(path, "/start"):
+		w.WriteHeader(http.StatusNoContent)
+	case strings.HasSuffix(path, "/wait"):
+		_, _ = fmt.Fprintf(w, `{"StatusCode":%d}`, f.exit)
+	case strings.HasSuffix(path, "/logs"):
+		for _, l := range []string{"first line\n", "second line\n"} {
+			hdr := make([]byte, 8)
+			hdr[0] = 1
+			binary.BigEndian.PutUint32(hdr[4:], uint32(len(l)))
+			_, _ = w.Write(append(hdr, l...))
+		}
+	case strings.HasPrefix(path, "/containers/") && r.Method == http.MethodDelete:
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		http.Error(w, `{"message":"fake: `+r.Method+" "+path+`"}`, http.StatusNotImplemented)
+	}
+}
+
+// resolve finds an image by ID or tag.
+func (f *fakeDocker) resolve(name string) (string, bool) {
+	if _, ok := f.images[name]; ok {
+		return name, true
+	}
+	id, ok := f.tags[name]
+	return id, ok
+}
+
+// remove deletes a tag, and the image with its last tag, as docker does.
+func (f *fakeDocker) remove(w http.ResponseWriter, name string) {
+	if id, ok := f.tags[name]; ok {
+		delete(f.tags, name)
+		for _, other := range f.tags {
+			if other == id {
+				_, _ = io.WriteString(w, "[]")
+				return
+			}
+		}
+		delete(f.images, id)
+	} else {
+		delete(f.images, name)
+	}
+	_, _ = io.WriteString(w, "[]")
+}
+
+func (f *fakeDocker) build(w http.ResponseWriter, r *http.Request) {
+	f.builds++
+	f.files = nil
+	gz, err := gzip.NewReader(r.Body)
+	if err == nil {
+		tr := tar.NewReader(gz)
+		for h, err := tr.Next(); err == nil; h, err = tr.Next() {
+			f.files = append(f.files, h.Name)
+		}
+	}
+	if f.buildError {
+		data, _ := os.ReadFile("testdata/buildkit-error.json")
+		_, _ = w.Write(data)
+		return
+	}
+	var p ocispec.Platform
+	_ = json.Unmarshal([]byte(r.URL.Query().Get("platform")), &p)
+	if p.Architecture == "" {
+		_, arch, _ := strings.Cut(r.URL.Query().Get("platform"), "/")
+		p.Architecture = strings.Split(arch, "/")[0]
+	}
+	arch := f.arch
+	if arch == "" {
+		arch = p.Architecture
+	}
+	id := fmt.Sprintf("sha256:%064d", f.builds)
+	f.images[id] = arch
+	for _, t := range r.URL.Query()["t"] {
+		if !strings.Contains(t, ":") {
+			t += ":latest"
+		}
+		f.tags[t] = id
+	}
+	_, _ = io.WriteString(w, `{"id":"moby.image.id","aux":{"ID":"`+id+`"}}`+"\n")
+}
+
+// tcpLink reaches the fake API over TCP.
+type tcpLink struct{ addr string }
+
+var _ engine.Link = tcpLink{}
+
+func (tcpLink) Node() string   { return "dk" }
+func (tcpLink) Socket() string { return "/var/run/docker.sock" }
+func (l tcpLink) DialEngine(ctx context.Context) (net.Conn, error) {
+	return (&net.Dialer{}).DialContext(ctx, "tcp", l.addr)
+}
+func (tcpLink) Forward(context.Context, string) (string, func(), error) {
+	return "", nil, errors.New("no forwards")
+}
+func (tcpLink) Run(context.Context, string) ([]byte, error) { return nil, errors.New("no shell") }
+func (tcpLink) Sent() int64                                 { return 0 }
+
+func fakeEngine(t *testing.T, f *fakeDocker) *Engine {
+	t.Helper()
+	if f.tags == nil {
+		f.tags, f.images = map[string]string{}, map[string]string{}
+	}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	e, err := New(context.Background(), tcpLink{addr: strings.TrimPrefix(srv.URL, "http://")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func buildRequest(t *testing.T, platforms ...ocispec.Platform) engine.NodeBuild {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range map[string]string{"Containerfile": "FROM scratch\nCOPY . /\n", "app.txt": "app", ".env": "SECRET=1", ".dockerignore": ".env\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	auth := filepath.Join(dir, "auth.json")
+	if err := os.WriteFile(auth, []byte(`{"auths":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return engine.NodeBuild{ContextDir: dir, Containerfile: filepath.Join(dir, "Containerfile"), Platforms: platforms, AuthFile: auth}
+}
+
+var (
+	amd64 = ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	arm64 = ocispec.Platform{OS: "linux", Architecture: "arm64"}
+)
+
+func TestBuildTagsEachResultAndPushKeepsIt(t *testing.T) {
+	f := &fakeDocker{}
+	e := fakeEngine(t, f)
+	built, err := e.Build(context.Background(), buildRequest(t, amd64, arm64))
+	if err != nil || len(built) != 2 {
+		t.Fatalf("Build = %+v, %v", built, err)
+	}
+	if strings.Contains(strings.Join(f.files, ","), ".env") || !strings.Contains(strings.Join(f.files, ","), "app.txt") {
+		t.Errorf("the context must leave out what .dockerignore excludes: %v", f.files)
+	}
+	holds := 0
+	for ref := range f.tags {
+		if strings.HasPrefix(ref, holdRepo+":") {
+			holds++
+		}
+	}
+	if holds != 2 {
+		t.Errorf("each result needs a hold tag: %v", f.tags)
+	}
+	// Two pushes of one image: the temporary tag goes, the image stays.
+	for _, ref := range []string{"r.example/a:1", "r.example/b:1"} {
+		if err := e.Push(context.Background(), built[0].ImageID, ref, engine.PushOptions{}); err != nil {
+			t.Fatalf("push to %s: %v", ref, err)
+		}
+	}
+	if _, ok := f.images[built[0].ImageID]; !ok {
+		t.Error("pushing deleted the built image")
+	}
+	if got, err := e.Existing(context.Background(), []string{built[0].ImageID, "sha256:gone"}); err != nil || len(got) != 1 {
+		t.Errorf("Existing = %v, %v", got, err)
+	}
+}
+
+func TestBuildRebuildsAnImageOfTheWrongPlatform(t *testing.T) {
+	f := &fakeDocker{arch: "amd64"} // the cache hands back amd64 whatever was asked
+	e := fakeEngine(t, f)
+	_, err := e.Build(context.Background(), buildRequest(t, arm64))
+	var be *errdefs.BuildError
+	if !errors.As(err, &be) || !strings.Contains(err.Error(), "docker built a linux/amd64 image for linux/arm64") || f.builds != 2 {
+		t.Errorf("a wrong platform is built again without the cache, then reported: %v (%d builds)", err, f.builds)
+	}
+	if len(f.tags) != 0 || len(f.images) != 0 {
+		t.Errorf("images of the wrong platform keep farm's tag: %v %v", f.tags, f.images)
+	}
+}
+
+func TestBuildErrorsAreTheEngines(t *testing.T) {
+	f := &fakeDocker{buildError: true}
+	e := fakeEngine(t, f)
+	_, err := e.Build(context.Background(), buildRequest(t, amd64))
+	var reported *errdefs.EngineError
+	var be *errdefs.BuildError
+	if !errors.As(err, &reported) || !errors.As(err, &be) || !strings.HasPrefix(be.Step, "2/3 : RUN uname") {
+		t.Errorf("a build error from the stream is the engine's, with its step: %v", err)
+	}
+}
+
+func TestPushReportsTheStreamsError(t *testing.T) {
+	f := &fakeDocker{pushError: "denied: requested access to the resource is denied"}
+	e := fakeEngine(t, f)
+	built, err := e.Build(context.Background(), buildRequest(t, amd64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Push(context.Background(), built[0].ImageID, "r.example/a:1", engine.PushOptions{}); err == nil || !strings.Contains(err.Error(), "denied") {
+		t.Errorf("an error inside the push stream: %v", err)
+	}
+}
+
+func TestTestRunsAContainerAndReadsItsOutput(t *testing.T) {
+	f := &fakeDocker{exit: 3}
+	e := fakeEngine(t, f)
+	var lines []string
+	code, err := e.Test(context.Background(), "sha256:x", "make check", func(l string) { lines = append(lines, l) })
+	if err != nil || code != 3 || strings.Join(lines, "|") != "first line|second line" {
+		t.Errorf("Test = %d, %v, %q", code, err, lines)
+	}
+}
+
+func TestRemoveIgnoresImagesAlreadyGone(t *testing.T) {
+	f := &fakeDocker{}
+	e := fakeEngine(t, f)
+	built, err := e.Build(context.Background(), buildRequest(t, amd64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Remove(context.Background(), []string{built[0].ImageID}); err != nil {
+		t.Errorf("Remove: %v", err)
+	}
+	if _, ok := f.images[built[0].ImageID]; ok {
+		t.Error("the image is still there")
+	}
+}
