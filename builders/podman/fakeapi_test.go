@@ -1,0 +1,294 @@
+package podman
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/farmbuild/farm/engine"
+	"github.com/farmbuild/farm/errdefs"
+)
+
+// fakePodman answers the parts of podman's libpod API the driver uses,
+// from memory. Its builds print what podman 4 and 5 print.
+type fakePodman struct {
+	mu sync.Mutex
+	// arch is the architecture of what builds make ("" = what was asked).
+	arch string
+	// buildError is an error record a build stream ends with.
+	buildError string
+	images     map[string]string // ID -> architecture
+	builds     int
+	pushes     []string
+	exit       int
+}
+
+var libpodPath = regexp.MustCompile(`^/v[0-9.]+(/libpod)?`)
+
+func (f *fakePodman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	path := libpodPath.ReplaceAllString(r.URL.Path, "")
+	w.Header().Set("Libpod-Api-Version", "5.8.6")
+	w.Header().Set("Api-Version", "1.41")
+	switch {
+	case path == "/_ping":
+		_, _ = io.WriteString(w, "OK")
+	case path == "/build":
+		f.build(w, r)
+	case path == "/containers/json":
+		_, _ = io.WriteString(w, "[]")
+	case strings.HasPrefix(path, "/images/") && strings.HasSuffix(path, "/json"):
+		id := f.resolve(strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/json"))
+		arch, ok := f.images[id]
+		if !ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"cause":"image not known","message":"`+id+`: image not known","response":404}`)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"Id": id, "Os": "linux", "Architecture": arch})
+	case strings.HasSuffix(path, "/exists"):
+		if _, ok := f.images[strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/exists")]; ok {
+			w.WriteHeader(http.StatusNoContent)
+		} else {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	case strings.HasSuffix(path, "/push"):
+		// What the client sent of credentials, decoded: the one registry's
+		// (X-Registry-Auth) and all it has (X-Registry-Config).
+		var creds []string
+		for _, h := range []string{"X-Registry-Auth", "X-Registry-Config"} {
+			raw, _ := base64.URLEncoding.DecodeString(r.Header.Get(h))
+			creds = append(creds, h+"="+string(raw))
+		}
+		f.pushes = append(f.pushes, r.URL.Query().Get("destination")+" "+strings.Join(creds, " "))
+		_, _ = io.WriteString(w, `{"stream":"pushed\n"}`+"\n")
+	case path == "/images/remove":
+		for _, id := range r.URL.Query()["images"] {
+			delete(f.images, id)
+		}
+		_, _ = io.WriteString(w, `{"Deleted":[],"Untagged":[],"Errors":[],"ExitCode":0}`)
+	case path == "/containers/create":
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"Id":"c1","Warnings":[]}`)
+	case strings.HasSuffix(path, "/start"):
+		w.WriteHeader(http.StatusNoContent)
+	case strings.HasSuffix(path, "/wait"):
+		_, _ = fmt.Fprintf(w, "%d", f.exit)
+	case strings.HasSuffix(path, "/logs"):
+		for _, l := range []string{"first line\n", "second line\n"} {
+			hdr := make([]byte, 8)
+			hdr[0] = 1
+			binary.BigEndian.PutUint32(hdr[4:], uint32(len(l)))
+			_, _ = w.Write(append(hdr, l...))
+		}
+	case strings.HasPrefix(path, "/containers/") && r.Method == http.MethodDelete:
+		_, _ = io.WriteString(w, "[]")
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotImplemented)
+		_, _ = fmt.Fprintf(w, `{"cause":"fake","message":"fake: %s %s","response":501}`, r.Method, path)
+	}
+}
+
+// resolve finds an image by its ID or a prefix of it, as podman does.
+func (f *fakePodman) resolve(name string) string {
+	for id := range f.images {
+		if strings.HasPrefix(id, name) {
+			return id
+		}
+	}
+	return name
+}
+
+func (f *fakePodman) build(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	var platforms []string
+	for _, v := range r.URL.Query()["platform"] {
+		for _, p := range strings.Split(v, ",") {
+			if p != "" {
+				platforms = append(platforms, p)
+			}
+		}
+	}
+	line := func(s string) { _ = json.NewEncoder(w).Encode(map[string]string{"stream": s + "\n"}) }
+	var last string
+	for _, p := range platforms {
+		prefix := ""
+		if len(platforms) > 1 {
+			prefix = "[" + p + "] "
+		}
+		line(prefix + "STEP 1/2: FROM scratch")
+		line(prefix + "STEP 2/2: COPY . /")
+		if f.buildError != "" {
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": f.buildError})
+			return
+		}
+		f.builds++
+		sum := sha256.Sum256([]byte{byte(f.builds)})
+		id := hex.EncodeToString(sum[:])
+		arch := f.arch
+		if arch == "" {
+			arch = strings.Split(p, "/")[1]
+		}
+		f.images[id] = arch
+		line(prefix + "COMMIT")
+		line("--> " + id[:11])
+		last = id
+	}
+	line(last)
+}
+
+// socketLink serves the fake API on a local socket, as Forward does.
+type socketLink struct{ handler http.Handler }
+
+var _ engine.Link = socketLink{}
+
+func (socketLink) Node() string   { return "pm" }
+func (socketLink) Socket() string { return "/run/podman/podman.sock" }
+func (socketLink) DialEngine(context.Context) (net.Conn, error) {
+	return nil, errors.New("not used")
+}
+func (l socketLink) Forward(_ context.Context, dir string) (string, func(), error) {
+	path := filepath.Join(dir, "fake.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return "", nil, err
+	}
+	go func() { _ = http.Serve(ln, l.handler) }()
+	return path, func() { ln.Close() }, nil
+}
+func (socketLink) Run(context.Context, string) ([]byte, error) { return nil, errors.New("no shell") }
+func (socketLink) Sent() int64                                 { return 0 }
+
+func fakeEngine(t *testing.T, f *fakePodman) *Engine {
+	t.Helper()
+	if f.images == nil {
+		f.images = map[string]string{}
+	}
+	e, err := New(context.Background(), socketLink{handler: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func buildRequest(t *testing.T, platforms ...ocispec.Platform) engine.NodeBuild {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte("FROM scratch\nCOPY . /\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	auth := filepath.Join(dir, "auth.json")
+	if err := os.WriteFile(auth, []byte(`{"auths":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return engine.NodeBuild{ContextDir: dir, Containerfile: filepath.Join(dir, "Containerfile"), Platforms: platforms, AuthFile: auth}
+}
+
+var (
+	amd64 = ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	arm64 = ocispec.Platform{OS: "linux", Architecture: "arm64"}
+)
+
+func TestPodmanBuildsEveryPlatformInOneCall(t *testing.T) {
+	f := &fakePodman{}
+	e := fakeEngine(t, f)
+	req := buildRequest(t, amd64, arm64)
+	logged := map[string]int{}
+	req.Log = func(p *ocispec.Platform, _ string) {
+		if p != nil {
+			logged[p.Architecture]++
+		}
+	}
+	built, err := e.Build(context.Background(), req)
+	if err != nil || len(built) != 2 || f.builds != 2 {
+		t.Fatalf("Build = %+v, %v (%d builds)", built, err, f.builds)
+	}
+	for _, b := range built {
+		if f.images[b.ImageID] != b.Platform.Architecture {
+			t.Errorf("%s got image %s of %s", b.Platform.Architecture, b.ImageID, f.images[b.ImageID])
+		}
+	}
+	if logged["amd64"] == 0 || logged["arm64"] == 0 {
+		t.Errorf("each platform's lines are its own: %v", logged)
+	}
+}
+
+func TestPodmanRebuildsAnImageOfTheWrongPlatform(t *testing.T) {
+	f := &fakePodman{arch: "amd64"}
+	e := fakeEngine(t, f)
+	_, err := e.Build(context.Background(), buildRequest(t, arm64))
+	if err == nil || !errors.Is(err, errWrongPlatform) || f.builds != 2 {
+		t.Errorf("a wrong platform is built again without the cache, then reported: %v (%d builds)", err, f.builds)
+	}
+}
+
+func TestPodmanBuildErrorIsTheEngines(t *testing.T) {
+	f := &fakePodman{buildError: "creating build container: pinging container registry 127.0.0.1:1: connection refused"}
+	e := fakeEngine(t, f)
+	_, err := e.Build(context.Background(), buildRequest(t, amd64))
+	var reported *errdefs.EngineError
+	var be *errdefs.BuildError
+	if !errors.As(err, &reported) || !errors.As(err, &be) || be.Step != "2/2: COPY . /" {
+		t.Errorf("a stream error record is the engine's, with its step: %v (%+v)", err, be)
+	}
+}
+
+func TestPodmanPushSendsOnlyTheGivenCredentials(t *testing.T) {
+	// The client has a login for the registry; an anonymous push must not
+	// hand it to the node.
+	clientAuth := filepath.Join(t.TempDir(), "auth.json")
+	if err := os.WriteFile(clientAuth, []byte(`{"auths":{"r.example":{"auth":"`+base64.StdEncoding.EncodeToString([]byte("user:s3cret"))+`"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("REGISTRY_AUTH_FILE", clientAuth)
+	f := &fakePodman{}
+	e := fakeEngine(t, f)
+	if err := e.Push(context.Background(), "sha256:x", "r.example/a:1", engine.PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.pushes) != 1 || !strings.Contains(f.pushes[0], "r.example/a:1") {
+		t.Fatalf("pushes: %v", f.pushes)
+	}
+	if strings.Contains(f.pushes[0], "s3cret") || !strings.Contains(f.pushes[0], `X-Registry-Auth={"Username":""`) {
+		t.Errorf("an anonymous push sends an explicitly empty auth, never the client's: %s", f.pushes[0])
+	}
+}
+
+func TestPodmanTestExistingRemove(t *testing.T) {
+	f := &fakePodman{exit: 3, images: map[string]string{"abc": "amd64"}}
+	e := fakeEngine(t, f)
+	var lines []string
+	code, err := e.Test(context.Background(), "abc", "make check", func(l string) { lines = append(lines, l) })
+	if err != nil || code != 3 || strings.Join(lines, "|") != "first line|second line" {
+		t.Errorf("Test = %d, %v, %q", code, err, lines)
+	}
+	if got, err := e.Existing(context.Background(), []string{"abc", "gone"}); err != nil || len(got) != 1 {
+		t.Errorf("Existing = %v, %v", got, err)
+	}
+	if err := e.Remove(context.Background(), []string{"abc"}); err != nil || len(f.images) != 0 {
+		t.Errorf("Remove: %v, left %v", err, f.images)
+	}
+	if err := e.Ping(context.Background()); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+}
