@@ -3,6 +3,9 @@
 package cmd
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,8 +27,11 @@ func TestE2EBuildSecretNotLeftBehind(t *testing.T) {
 	if err := os.WriteFile(secretFile, []byte(secret), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The RUN proves the secret arrived (its length) without printing it.
-	dir := writeContext(t, "FROM base\nRUN --mount=type=secret,id=token wc -c < /run/secrets/token\n")
+	// The RUN proves the secret arrived (its length) without printing it;
+	// COPY . puts every context file into the image, so a copy of the
+	// secret sent as a context file (another node's, built at the same
+	// time from the same directory) would end up there.
+	dir := writeContext(t, "FROM base\nRUN --mount=type=secret,id=token wc -c < /run/secrets/token\nCOPY . /ctx/\n")
 	dest := filepath.Join(t.TempDir(), "layout")
 	out, errOut, err := farmCLI(t, "build", "--no-cache", "--platforms", "linux/amd64,linux/arm64", "--secret", "id=token,src="+secretFile,
 		"--output", "type=oci,dest="+dest, "-t", "secret:1", "--log-level", "debug", dir)
@@ -38,9 +44,16 @@ func TestE2EBuildSecretNotLeftBehind(t *testing.T) {
 	if strings.Contains(out+errOut, secret) {
 		t.Errorf("the secret was logged")
 	}
-	// Not in the images, not on the nodes' disks.
-	if grep := exec.Command("grep", "-rl", secret, dest); grep.Run() == nil {
-		t.Errorf("the secret is in the image layout")
+	// Not in the images (their layers decompressed), not on the nodes'
+	// disks, not left in the context directory.
+	if blob := layoutBlobWith(t, dest, secret); blob != "" {
+		t.Errorf("the secret is in the image layout, blob %s", blob)
+	}
+	if l := (ociLayout{t: t, dir: dest}); l.file(l.index("1"), "arm64", "ctx/hello.txt") != "hello\n" {
+		t.Error("COPY . must have copied the context")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "podman-build-secret-*")); len(left) > 0 {
+		t.Errorf("secret copies left in the context directory: %v", left)
 	}
 	for _, root := range []string{theFarm.dir, "/var/tmp", "/tmp"} {
 		out, _ := exec.Command("grep", "-rl", "--exclude-dir=overlay", secret, root).Output()
@@ -74,4 +87,29 @@ func TestE2EBuildCleanup(t *testing.T) {
 	if got := platformsOf(ociLayout{t: t, dir: dest}.index("1")); got != "linux/amd64,linux/arm64" {
 		t.Errorf("the result must survive --cleanup: %s", got)
 	}
+}
+
+// layoutBlobWith returns a blob of the OCI layout whose content, or whose
+// files once decompressed and unpacked, hold needle ("" if none does).
+func layoutBlobWith(t *testing.T, dir, needle string) string {
+	t.Helper()
+	blobs, err := filepath.Glob(filepath.Join(dir, "blobs", "sha256", "*"))
+	if err != nil || len(blobs) == 0 {
+		t.Fatalf("no blobs in %s: %v", dir, err)
+	}
+	for _, b := range blobs {
+		data, err := os.ReadFile(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), needle) {
+			return b
+		}
+		if gz, err := gzip.NewReader(bytes.NewReader(data)); err == nil {
+			if plain, err := io.ReadAll(gz); err == nil && strings.Contains(string(plain), needle) {
+				return b
+			}
+		}
+	}
+	return ""
 }

@@ -6,7 +6,10 @@ package containerfile
 
 import (
 	"bufio"
+	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -144,4 +147,22 @@ func ReadIgnoreFile(path string) ([]string, error) {
 		out = []string{}
 	}
 	return out, sc.Err()
+}
+
+// Excludes returns the ignore patterns of a build, the same for every
+// engine: those of <Containerfile>.containerignore or
+// <Containerfile>.dockerignore beside the Containerfile, else of the
+// context's .containerignore or .dockerignore, else none (an empty, not a
+// nil, list).
+func Excludes(contextDir, containerfile string) ([]string, error) {
+	candidates := []string{containerfile + ".containerignore", containerfile + ".dockerignore",
+		filepath.Join(contextDir, ".containerignore"), filepath.Join(contextDir, ".dockerignore")}
+	for _, path := range candidates {
+		patterns, err := ReadIgnoreFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		return patterns, err
+	}
+	return []string{}, nil
 }

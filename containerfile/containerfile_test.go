@@ -1,6 +1,8 @@
 package containerfile
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -66,4 +68,29 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("a rewrite without FROM images made some")
 		}
 	})
+}
+
+func TestExcludesPrefersTheContainerfilesOwnIgnoreFile(t *testing.T) {
+	dir := t.TempDir()
+	cf := filepath.Join(dir, "app.Containerfile")
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := Excludes(dir, cf); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("no ignore file: %v, %v (want an empty, non-nil list)", got, err)
+	}
+	write(".dockerignore", "# comment\n.env\n")
+	if got, _ := Excludes(dir, cf); strings.Join(got, ",") != ".env" {
+		t.Errorf(".dockerignore: %v", got)
+	}
+	write(".containerignore", "secrets/\n")
+	if got, _ := Excludes(dir, cf); strings.Join(got, ",") != "secrets/" {
+		t.Errorf(".containerignore wins over .dockerignore: %v", got)
+	}
+	write("app.Containerfile.dockerignore", "!keep\n*.log\n")
+	if got, _ := Excludes(dir, cf); strings.Join(got, ",") != "!keep,*.log" {
+		t.Errorf("<Containerfile>.dockerignore wins: %v", got)
+	}
 }

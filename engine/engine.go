@@ -100,8 +100,8 @@ type NodeBuild struct {
 	ContextDir string
 	// Containerfile is the path of the Containerfile on the client.
 	Containerfile string
-	// Excludes are .containerignore patterns; nil means the context's own
-	// .containerignore or .dockerignore.
+	// Excludes are the build's ignore patterns (package containerfile
+	// reads them once for all engines); nil means the engine's own choice.
 	Excludes []string
 	// Platforms are the platforms this node builds.
 	Platforms []ocispec.Platform

@@ -239,6 +239,8 @@ func prepare(opts *BuildOptions) (engine.NodeBuild, error) {
 		if req.Excludes, err = containerfile.ReadIgnoreFile(opts.IgnoreFile); err != nil {
 			return engine.NodeBuild{}, fmt.Errorf("%w: --ignorefile: %v", errdefs.ErrUsage, err)
 		}
+	} else if req.Excludes, err = containerfile.Excludes(opts.ContextDir, cf); err != nil {
+		return engine.NodeBuild{}, fmt.Errorf("%w: reading the ignore file: %v", errdefs.ErrUsage, err)
 	}
 	return req, nil
 }

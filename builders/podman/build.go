@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,6 +123,10 @@ func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild) ([]string,
 	return tracker.ids, tracker.steps, tracker.createdFor, err
 }
 
+// secretCopies matches the copies podman's bindings make of --secret
+// files in the context directory.
+const secretCopies = "podman-build-secret-*"
+
 // engineReported marks the errors the engine itself sent as
 // *farm.EngineError: an error record in the build stream (the bindings
 // return it as a plain errors.New of the engine's message) or an HTTP
@@ -172,6 +177,13 @@ func buildOptions(req engine.NodeBuild) (types.BuildOptions, error) {
 	var opts types.BuildOptions
 	opts.ContextDirectory = req.ContextDir
 	opts.Excludes = req.Excludes
+	if req.Excludes != nil {
+		// The bindings copy each --secret into the context directory while
+		// they send it; several builds from one context at once (one per
+		// node) must not send each other's copies as context files. A
+		// build's own copy is sent apart from the context and is kept.
+		opts.Excludes = append(slices.Clone(req.Excludes), secretCopies)
+	}
 	for _, p := range req.Platforms {
 		opts.Platforms = append(opts.Platforms, struct{ OS, Arch, Variant string }{p.OS, p.Architecture, p.Variant})
 	}
