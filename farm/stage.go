@@ -30,8 +30,10 @@ const (
 // blobs the store lacks cross the network.
 type stager struct {
 	server *manifest.BlobServer
-	mu     sync.Mutex
-	nodes  map[string]*stageNode
+	// user and password are this run's login to the store's forwards.
+	user, password string
+	mu             sync.Mutex
+	nodes          map[string]*stageNode
 }
 
 type stageNode struct {
@@ -49,7 +51,7 @@ func newStager(dir string) (*stager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the blob store %s: %w", dir, err)
 	}
-	return &stager{server: srv, nodes: map[string]*stageNode{}}, nil
+	return &stager{server: srv, user: "farm", password: randomID() + randomID() + randomID() + randomID(), nodes: map[string]*stageNode{}}, nil
 }
 
 // node returns the node's forward, listening on first use.
@@ -72,7 +74,9 @@ func (s *stager) node(n *Node) (*stageNode, error) {
 		}
 		sn := &stageNode{addr: addr, ln: ln}
 		counted := &countingListener{Listener: ln, n: &sn.received}
-		go func() { _ = http.Serve(counted, s.server) }()
+		// Anyone on the node can reach the forward: it takes only this
+		// run's login, which only the node's engine is given.
+		go func() { _ = http.Serve(counted, manifest.RequireLogin(s.server, s.user, s.password)) }()
 		s.nodes[n.Name] = sn
 		return sn, nil
 	}
@@ -90,7 +94,7 @@ func (s *stager) stage(ctx context.Context, n *Node, id, tag string) (digest.Dig
 	defer sn.busy.Unlock()
 	before := sn.received.Load()
 	no := false
-	if err := n.Builder.Push(ctx, id, sn.addr+"/farm/store:"+tag, engine.PushOptions{TLSVerify: &no}); err != nil {
+	if err := n.Builder.Push(ctx, id, sn.addr+"/farm/store:"+tag, engine.PushOptions{TLSVerify: &no, Username: s.user, Password: s.password}); err != nil {
 		return "", 0, err
 	}
 	raw, _, d, err := s.server.Manifest(tag)

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -34,11 +35,23 @@ type BlobServer struct {
 	received int64
 }
 
-// NewBlobServer serves the store in dir (created if needed).
+// staleUpload is the age after which an upload's temporary file is taken
+// for the leftover of a run that was killed, and removed.
+const staleUpload = 24 * time.Hour
+
+// NewBlobServer serves the store in dir (created if needed). Uploads
+// left over from runs that were killed are swept away.
 func NewBlobServer(dir string) (*BlobServer, error) {
 	for _, d := range []string{"blobs/sha256", "uploads", "manifests"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, err
+		}
+	}
+	if entries, err := os.ReadDir(filepath.Join(dir, "uploads")); err == nil {
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleUpload {
+				_ = os.Remove(filepath.Join(dir, "uploads", e.Name()))
+			}
 		}
 	}
 	return &BlobServer{dir: dir, uploads: map[string]string{}}, nil

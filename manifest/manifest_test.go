@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -154,5 +157,57 @@ func TestIsImage(t *testing.T) {
 	index := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"digest":"` + d.String() + `"}]}`)
 	if IsImage(index, digest.FromBytes(index), digest.FromBytes(index).String()) {
 		t.Error("an index is not an image, whatever its digest")
+	}
+}
+
+func TestRequireLogin(t *testing.T) {
+	s, err := NewBlobServer(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(RequireLogin(s, "farm", "run-secret"))
+	defer srv.Close()
+	for _, tc := range []struct {
+		user, pass string
+		want       int
+	}{{"", "", http.StatusUnauthorized}, {"farm", "wrong", http.StatusUnauthorized}, {"other", "run-secret", http.StatusUnauthorized}, {"farm", "run-secret", http.StatusOK}} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v2/", nil)
+		if tc.user != "" {
+			req.SetBasicAuth(tc.user, tc.pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || (tc.want == http.StatusUnauthorized && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic")) {
+			t.Errorf("%s:%s: %d %q, want %d", tc.user, tc.pass, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), tc.want)
+		}
+	}
+}
+
+func TestBlobServerSweepsStaleUploads(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := NewBlobServer(dir); err != nil {
+		t.Fatal(err)
+	}
+	stale, fresh := filepath.Join(dir, "uploads", "upload-old"), filepath.Join(dir, "uploads", "upload-new")
+	for _, f := range []string{stale, fresh} {
+		if err := os.WriteFile(f, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewBlobServer(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("a day-old upload must be swept")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("an upload of a running build must stay")
 	}
 }
