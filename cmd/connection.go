@@ -130,6 +130,7 @@ func runConnectionList(ro *rootOptions, opts *listOptions, cmd *cobra.Command) e
 	}
 	out := make([]listed, len(conns))
 	for i, c := range conns {
+		c.URI = transport.Redact(c.URI) // podman's files may hold a password
 		out[i] = listed{c, weights[c.Name]}
 	}
 	if opts.format == "json" {

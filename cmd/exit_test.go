@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/farmbuild/farm/errdefs"
@@ -44,5 +46,18 @@ func TestExitCodes(t *testing.T) {
 	// The codes themselves are the documented numbers.
 	if exitFailure != 1 || exitUsage != 2 || exitInfra != 3 || exitOutput != 4 || exitTest != 5 || exitInterrupted != 130 {
 		t.Error("an exit code changed its number: scripts depend on them (docs/exit-codes.md)")
+	}
+}
+
+// A password in a connection URI (podman's files allow one) is never shown.
+func TestPasswordsInURIsAreNotShown(t *testing.T) {
+	dir := isolate(t)
+	conf := `{"Connection":{"Default":"pw","Connections":{"pw":{"URI":"ssh://root:hunter2@127.0.0.1:1/run/podman/podman.sock"}}},"Farm":{}}`
+	writeFile(t, filepath.Join(dir, "podman-connections.json"), conf)
+	for _, args := range [][]string{{"connection", "list"}, {"connection", "list", "--format", "json"}, {"status", "--format", "json"}} {
+		out, errOut, _ := farmCLI(t, args...)
+		if strings.Contains(out+errOut, "hunter2") || !strings.Contains(out, "root:xxxxx@") {
+			t.Errorf("farm %s shows the password:\n%s%s", strings.Join(args, " "), out, errOut)
+		}
 	}
 }

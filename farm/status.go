@@ -99,7 +99,7 @@ func Status(ctx context.Context, conns []config.Connection, open engine.Opener, 
 }
 
 func nodeStatus(ctx context.Context, c config.Connection, open engine.Opener) NodeStatus {
-	s := NodeStatus{Name: c.Name, URI: c.URI, FreeBytes: -1, Emulated: []string{}}
+	s := NodeStatus{Name: c.Name, URI: transport.Redact(c.URI), FreeBytes: -1, Emulated: []string{}}
 	n, err := OpenNode(ctx, c, open)
 	if err != nil {
 		s.Error = err.Error()

@@ -113,3 +113,16 @@ func (d Destination) String() string {
 	}
 	return u.String()
 }
+
+// Redact returns uri with any password in it replaced by "xxxxx", for
+// display: podman's files may hold ssh://user:password@host URIs.
+func Redact(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.User == nil {
+		return uri
+	}
+	if _, ok := u.User.Password(); !ok {
+		return uri
+	}
+	return u.Redacted()
+}

@@ -79,3 +79,16 @@ func TestParseDestinationHidesPasswords(t *testing.T) {
 		t.Errorf("the password must not be echoed: %v", err)
 	}
 }
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"ssh://root:hunter2@h:22/run/podman.sock": "ssh://root:xxxxx@h:22/run/podman.sock",
+		"ssh://root@h/run/podman.sock":            "ssh://root@h/run/podman.sock",
+		"unix:///run/podman.sock":                 "unix:///run/podman.sock",
+		"::not a uri":                             "::not a uri",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
