@@ -4,16 +4,12 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,6 +19,7 @@ import (
 
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
+	"github.com/farmbuild/farm/internal/enginetest"
 )
 
 // fakeDocker answers the parts of the Docker Engine API that the driver
@@ -90,12 +87,7 @@ func (f *fakeDocker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasSuffix(path, "/wait"):
 		_, _ = fmt.Fprintf(w, `{"StatusCode":%d}`, f.exit)
 	case strings.HasSuffix(path, "/logs"):
-		for _, l := range []string{"first line\n", "second line\n"} {
-			hdr := make([]byte, 8)
-			hdr[0] = 1
-			binary.BigEndian.PutUint32(hdr[4:], uint32(len(l)))
-			_, _ = w.Write(append(hdr, l...))
-		}
+		_, _ = w.Write(enginetest.LogFrames("first line\n", "second line\n"))
 	case strings.HasPrefix(path, "/containers/") && r.Method == http.MethodDelete:
 		w.WriteHeader(http.StatusNoContent)
 	default:
@@ -165,30 +157,12 @@ func (f *fakeDocker) build(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, `{"id":"moby.image.id","aux":{"ID":"`+id+`"}}`+"\n")
 }
 
-// tcpLink reaches the fake API over TCP.
-type tcpLink struct{ addr string }
-
-var _ engine.Link = tcpLink{}
-
-func (tcpLink) Node() string   { return "dk" }
-func (tcpLink) Socket() string { return "/var/run/docker.sock" }
-func (l tcpLink) DialEngine(ctx context.Context) (net.Conn, error) {
-	return (&net.Dialer{}).DialContext(ctx, "tcp", l.addr)
-}
-func (tcpLink) Forward(context.Context, string) (string, func(), error) {
-	return "", nil, errors.New("no forwards")
-}
-func (tcpLink) Run(context.Context, string) ([]byte, error) { return nil, errors.New("no shell") }
-func (tcpLink) Sent() int64                                 { return 0 }
-
 func fakeEngine(t *testing.T, f *fakeDocker) *Engine {
 	t.Helper()
 	if f.tags == nil {
 		f.tags, f.images = map[string]string{}, map[string]string{}
 	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	e, err := New(context.Background(), tcpLink{addr: strings.TrimPrefix(srv.URL, "http://")})
+	e, err := New(context.Background(), enginetest.NewLink(t, "dk", f))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,30 +170,10 @@ func fakeEngine(t *testing.T, f *fakeDocker) *Engine {
 	return e
 }
 
-func buildRequest(t *testing.T, platforms ...ocispec.Platform) engine.NodeBuild {
-	t.Helper()
-	dir := t.TempDir()
-	for name, data := range map[string]string{"Containerfile": "FROM scratch\nCOPY . /\n", "app.txt": "app", ".env": "SECRET=1", ".dockerignore": ".env\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	auth := filepath.Join(dir, "auth.json")
-	if err := os.WriteFile(auth, []byte(`{"auths":{}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return engine.NodeBuild{ContextDir: dir, Containerfile: filepath.Join(dir, "Containerfile"), Platforms: platforms, AuthFile: auth}
-}
-
-var (
-	amd64 = ocispec.Platform{OS: "linux", Architecture: "amd64"}
-	arm64 = ocispec.Platform{OS: "linux", Architecture: "arm64"}
-)
-
 func TestBuildTagsEachResultAndPushKeepsIt(t *testing.T) {
 	f := &fakeDocker{}
 	e := fakeEngine(t, f)
-	built, err := e.Build(context.Background(), buildRequest(t, amd64, arm64))
+	built, err := e.Build(context.Background(), enginetest.Request(t, map[string]string{"app.txt": "app", ".env": "SECRET=1", ".dockerignore": ".env\n"}, enginetest.AMD64, enginetest.ARM64))
 	if err != nil || len(built) != 2 {
 		t.Fatalf("Build = %+v, %v", built, err)
 	}
@@ -252,7 +206,7 @@ func TestBuildTagsEachResultAndPushKeepsIt(t *testing.T) {
 func TestBuildRebuildsAnImageOfTheWrongPlatform(t *testing.T) {
 	f := &fakeDocker{arch: "amd64"} // the cache hands back amd64 whatever was asked
 	e := fakeEngine(t, f)
-	_, err := e.Build(context.Background(), buildRequest(t, arm64))
+	_, err := e.Build(context.Background(), enginetest.Request(t, map[string]string{"app.txt": "app", ".env": "SECRET=1", ".dockerignore": ".env\n"}, enginetest.ARM64))
 	var be *errdefs.BuildError
 	if !errors.As(err, &be) || !strings.Contains(err.Error(), "docker built a linux/amd64 image for linux/arm64") || f.builds != 2 {
 		t.Errorf("a wrong platform is built again without the cache, then reported: %v (%d builds)", err, f.builds)
@@ -265,7 +219,7 @@ func TestBuildRebuildsAnImageOfTheWrongPlatform(t *testing.T) {
 func TestBuildErrorsAreTheEngines(t *testing.T) {
 	f := &fakeDocker{buildError: true}
 	e := fakeEngine(t, f)
-	_, err := e.Build(context.Background(), buildRequest(t, amd64))
+	_, err := e.Build(context.Background(), enginetest.Request(t, map[string]string{"app.txt": "app", ".env": "SECRET=1", ".dockerignore": ".env\n"}, enginetest.AMD64))
 	var reported *errdefs.EngineError
 	var be *errdefs.BuildError
 	if !errors.As(err, &reported) || !errors.As(err, &be) || !strings.HasPrefix(be.Step, "2/3 : RUN uname") {
@@ -276,7 +230,7 @@ func TestBuildErrorsAreTheEngines(t *testing.T) {
 func TestPushReportsTheStreamsError(t *testing.T) {
 	f := &fakeDocker{pushError: "denied: requested access to the resource is denied"}
 	e := fakeEngine(t, f)
-	built, err := e.Build(context.Background(), buildRequest(t, amd64))
+	built, err := e.Build(context.Background(), enginetest.Request(t, map[string]string{"app.txt": "app", ".env": "SECRET=1", ".dockerignore": ".env\n"}, enginetest.AMD64))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +252,7 @@ func TestTestRunsAContainerAndReadsItsOutput(t *testing.T) {
 func TestRemoveIgnoresImagesAlreadyGone(t *testing.T) {
 	f := &fakeDocker{}
 	e := fakeEngine(t, f)
-	built, err := e.Build(context.Background(), buildRequest(t, amd64))
+	built, err := e.Build(context.Background(), enginetest.Request(t, map[string]string{"app.txt": "app", ".env": "SECRET=1", ".dockerignore": ".env\n"}, enginetest.AMD64))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
+	"github.com/farmbuild/farm/internal/enginetest"
 )
 
 // fakePodman answers the parts of podman's libpod API the driver uses,
@@ -93,12 +92,7 @@ func (f *fakePodman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasSuffix(path, "/wait"):
 		_, _ = fmt.Fprintf(w, "%d", f.exit)
 	case strings.HasSuffix(path, "/logs"):
-		for _, l := range []string{"first line\n", "second line\n"} {
-			hdr := make([]byte, 8)
-			hdr[0] = 1
-			binary.BigEndian.PutUint32(hdr[4:], uint32(len(l)))
-			_, _ = w.Write(append(hdr, l...))
-		}
+		_, _ = w.Write(enginetest.LogFrames("first line\n", "second line\n"))
 	case strings.HasPrefix(path, "/containers/") && r.Method == http.MethodDelete:
 		_, _ = io.WriteString(w, "[]")
 	default:
@@ -156,34 +150,12 @@ func (f *fakePodman) build(w http.ResponseWriter, r *http.Request) {
 	line(last)
 }
 
-// socketLink serves the fake API on a local socket, as Forward does.
-type socketLink struct{ handler http.Handler }
-
-var _ engine.Link = socketLink{}
-
-func (socketLink) Node() string   { return "pm" }
-func (socketLink) Socket() string { return "/run/podman/podman.sock" }
-func (socketLink) DialEngine(context.Context) (net.Conn, error) {
-	return nil, errors.New("not used")
-}
-func (l socketLink) Forward(_ context.Context, dir string) (string, func(), error) {
-	path := filepath.Join(dir, "fake.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return "", nil, err
-	}
-	go func() { _ = http.Serve(ln, l.handler) }()
-	return path, func() { ln.Close() }, nil
-}
-func (socketLink) Run(context.Context, string) ([]byte, error) { return nil, errors.New("no shell") }
-func (socketLink) Sent() int64                                 { return 0 }
-
 func fakeEngine(t *testing.T, f *fakePodman) *Engine {
 	t.Helper()
 	if f.images == nil {
 		f.images = map[string]string{}
 	}
-	e, err := New(context.Background(), socketLink{handler: f})
+	e, err := New(context.Background(), enginetest.NewLink(t, "pm", f))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,28 +163,10 @@ func fakeEngine(t *testing.T, f *fakePodman) *Engine {
 	return e
 }
 
-func buildRequest(t *testing.T, platforms ...ocispec.Platform) engine.NodeBuild {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte("FROM scratch\nCOPY . /\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	auth := filepath.Join(dir, "auth.json")
-	if err := os.WriteFile(auth, []byte(`{"auths":{}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return engine.NodeBuild{ContextDir: dir, Containerfile: filepath.Join(dir, "Containerfile"), Platforms: platforms, AuthFile: auth}
-}
-
-var (
-	amd64 = ocispec.Platform{OS: "linux", Architecture: "amd64"}
-	arm64 = ocispec.Platform{OS: "linux", Architecture: "arm64"}
-)
-
 func TestPodmanBuildsEveryPlatformInOneCall(t *testing.T) {
 	f := &fakePodman{}
 	e := fakeEngine(t, f)
-	req := buildRequest(t, amd64, arm64)
+	req := enginetest.Request(t, nil, enginetest.AMD64, enginetest.ARM64)
 	logged := map[string]int{}
 	req.Log = func(p *ocispec.Platform, _ string) {
 		if p != nil {
@@ -236,7 +190,7 @@ func TestPodmanBuildsEveryPlatformInOneCall(t *testing.T) {
 func TestPodmanRebuildsAnImageOfTheWrongPlatform(t *testing.T) {
 	f := &fakePodman{arch: "amd64"}
 	e := fakeEngine(t, f)
-	_, err := e.Build(context.Background(), buildRequest(t, arm64))
+	_, err := e.Build(context.Background(), enginetest.Request(t, nil, enginetest.ARM64))
 	if err == nil || !errors.Is(err, errWrongPlatform) || f.builds != 2 {
 		t.Errorf("a wrong platform is built again without the cache, then reported: %v (%d builds)", err, f.builds)
 	}
@@ -245,7 +199,7 @@ func TestPodmanRebuildsAnImageOfTheWrongPlatform(t *testing.T) {
 func TestPodmanBuildErrorIsTheEngines(t *testing.T) {
 	f := &fakePodman{buildError: "creating build container: pinging container registry 127.0.0.1:1: connection refused"}
 	e := fakeEngine(t, f)
-	_, err := e.Build(context.Background(), buildRequest(t, amd64))
+	_, err := e.Build(context.Background(), enginetest.Request(t, nil, enginetest.AMD64))
 	var reported *errdefs.EngineError
 	var be *errdefs.BuildError
 	if !errors.As(err, &reported) || !errors.As(err, &be) || be.Step != "2/2: COPY . /" {
