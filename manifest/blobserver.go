@@ -1,8 +1,6 @@
 package manifest
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,35 +24,67 @@ import (
 // protocol lets them skip every blob the store already has, so a rebuild
 // over an unchanged base moves only the changed layers. The local engine
 // pulls from it, skipping the layers it already has.
+//
+// One BlobServer serves one run. Over HTTP it answers HEAD for every blob
+// in the store, but GET only for the blobs this run brought in (uploaded,
+// mounted, or named by a manifest put in this run), and manifests only if
+// put in this run: the store outlives runs and nodes are shared. What it
+// takes in is capped by Budget. Close it at the end of the run.
 type BlobServer struct {
+	// Budget is the most bytes of blobs and manifests this run takes in:
+	// the upload that goes past it is refused and its file removed, and so
+	// is every later one. NewBlobServer sets DefaultBudget. Set it before
+	// serving.
+	Budget int64
+
 	dir string
 
-	mu      sync.Mutex
-	uploads map[string]string // upload ID -> temporary file
-	// Received counts the bytes of blobs and manifests received.
-	received int64
+	mu        sync.Mutex
+	uploads   map[string]string         // upload ID -> temporary file
+	blobs     map[digest.Digest]bool    // blobs this run may serve
+	manifests map[string]manifestRecord // tags and digests put this run
+	received  int64                     // bytes of blobs and manifests taken in
+	closed    bool
 }
+
+// DefaultBudget is the Budget of a new BlobServer: 64 GiB.
+const DefaultBudget = 64 << 30
 
 // staleUpload is the age after which an upload's temporary file is taken
 // for the leftover of a run that was killed, and removed.
 const staleUpload = 24 * time.Hour
 
-// NewBlobServer serves the store in dir (created if needed). Uploads
-// left over from runs that were killed are swept away.
+// errCorrupt is a stored file whose content does not match its digest.
+var errCorrupt = errors.New("content does not match its digest")
+
+// NewBlobServer serves the store in dir (created if needed). Uploads and
+// temporary files left over from runs that were killed are swept away.
 func NewBlobServer(dir string) (*BlobServer, error) {
 	for _, d := range []string{"blobs/sha256", "uploads", "manifests"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("creating the blob store: %w", err)
 		}
 	}
-	if entries, err := os.ReadDir(filepath.Join(dir, "uploads")); err == nil {
-		for _, e := range entries {
-			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleUpload {
-				_ = os.Remove(filepath.Join(dir, "uploads", e.Name()))
-			}
+	sweep(filepath.Join(dir, "uploads"), "")
+	sweep(filepath.Join(dir, "blobs", "sha256"), ".tmp-")
+	sweep(filepath.Join(dir, "manifests"), ".tmp-")
+	return &BlobServer{Budget: DefaultBudget, dir: dir, uploads: map[string]string{}, blobs: map[digest.Digest]bool{}, manifests: map[string]manifestRecord{}}, nil
+}
+
+// sweep removes the day-old files in dir whose names start with prefix.
+func sweep(dir, prefix string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleUpload {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
-	return &BlobServer{dir: dir, uploads: map[string]string{}}, nil
 }
 
 // Received returns how many bytes of blobs and manifests were pushed in.
@@ -62,6 +92,23 @@ func (s *BlobServer) Received() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.received
+}
+
+// Close removes the uploads this run started and never finished (their
+// connection dropped, say) and refuses new ones. Call it at the end of the
+// run.
+func (s *BlobServer) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	var errs []error
+	for id, path := range s.uploads {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing an unfinished upload: %w", err))
+		}
+		delete(s.uploads, id)
+	}
+	return errors.Join(errs...)
 }
 
 var (
@@ -101,24 +148,102 @@ func registryError(w http.ResponseWriter, status int, code, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
 }
 
-func (s *BlobServer) blobFile(d digest.Digest) string {
-	return filepath.Join(s.dir, "blobs", d.Algorithm().String(), d.Encoded())
+// blobFile is where the store keeps blob d; d must be a sha256 digest.
+func (s *BlobServer) blobFile(d digest.Digest) (string, error) {
+	return blobPath(s.dir, d)
 }
 
 // HasBlob reports whether the store holds d.
 func (s *BlobServer) HasBlob(d digest.Digest) bool {
-	_, err := os.Stat(s.blobFile(d))
+	path, err := s.blobFile(d)
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(path)
 	return err == nil
 }
 
+// known marks blobs as this run's, to be served.
+func (s *BlobServer) known(ds ...digest.Digest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range ds {
+		s.blobs[d] = true
+	}
+}
+
+// dropCorrupt removes the store's file at path, found not to match its
+// digest, unless it was replaced since it was opened (as fi).
+func dropCorrupt(path string, fi os.FileInfo) {
+	if now, err := os.Stat(path); err == nil && os.SameFile(now, fi) {
+		_ = os.Remove(path)
+	}
+}
+
+// OpenBlob opens blob d of the store for reading, whichever run stored it,
+// and returns its size. Reading it to the end fails if the content does
+// not match d (the blob is then removed from the store).
+func (s *BlobServer) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
+	path, err := s.blobFile(d)
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("opening blob %s: %w", d, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("opening blob %s: %w", d, err)
+	}
+	return &verifyingReader{f: f, fi: fi, path: path, d: d, v: d.Verifier()}, fi.Size(), nil
+}
+
+// verifyingReader reads a store blob and fails at its end if the content
+// does not match the digest.
+type verifyingReader struct {
+	f    *os.File
+	fi   os.FileInfo
+	path string
+	d    digest.Digest
+	v    digest.Verifier
+}
+
+func (r *verifyingReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	_, _ = r.v.Write(p[:n])
+	if errors.Is(err, io.EOF) && !r.v.Verified() {
+		dropCorrupt(r.path, r.fi)
+		return n, fmt.Errorf("store blob %s: %w", r.d, errCorrupt)
+	}
+	return n, err
+}
+
+func (r *verifyingReader) Close() error { return r.f.Close() }
+
+// getBlob answers HEAD for every blob in the store, and GET for this
+// run's blobs only.
 func (s *BlobServer) getBlob(w http.ResponseWriter, r *http.Request, d digest.Digest) {
-	f, err := os.Open(s.blobFile(d))
+	s.mu.Lock()
+	ours := s.blobs[d]
+	s.mu.Unlock()
+	path, err := s.blobFile(d)
+	if err != nil || (r.Method == http.MethodGet && !ours) {
+		registryError(w, http.StatusNotFound, "BLOB_UNKNOWN", string(d))
+		return
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		registryError(w, http.StatusNotFound, "BLOB_UNKNOWN", string(d))
 		return
 	}
 	defer f.Close()
-	st, _ := f.Stat()
+	st, err := f.Stat()
+	if err != nil {
+		registryError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
+		return
+	}
 	w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
 	w.Header().Set("Docker-Content-Digest", string(d))
 	w.Header().Set("Content-Type", "application/octet-stream")
@@ -127,205 +252,4 @@ func (s *BlobServer) getBlob(w http.ResponseWriter, r *http.Request, d digest.Di
 		return
 	}
 	http.ServeContent(w, r, "", st.ModTime(), f)
-}
-
-func newUploadID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func (s *BlobServer) startUpload(w http.ResponseWriter, r *http.Request, name string) {
-	// A cross-repository mount of a blob the store has succeeds at once.
-	if mount := r.URL.Query().Get("mount"); mount != "" {
-		if d, err := digest.Parse(mount); err == nil && s.HasBlob(d) {
-			w.Header().Set("Location", "/v2/"+name+"/blobs/"+string(d))
-			w.Header().Set("Docker-Content-Digest", string(d))
-			w.WriteHeader(http.StatusCreated)
-			return
-		}
-	}
-	f, err := os.CreateTemp(filepath.Join(s.dir, "uploads"), "upload-")
-	if err != nil {
-		registryError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
-		return
-	}
-	f.Close()
-	id := newUploadID()
-	s.mu.Lock()
-	s.uploads[id] = f.Name()
-	s.mu.Unlock()
-	// A monolithic upload carries the digest and the body in the POST.
-	if d := r.URL.Query().Get("digest"); d != "" {
-		s.finishUpload(w, r, name, id)
-		return
-	}
-	w.Header().Set("Location", "/v2/"+name+"/blobs/uploads/"+id)
-	w.Header().Set("Docker-Upload-UUID", id)
-	w.Header().Set("Range", "0-0")
-	w.WriteHeader(http.StatusAccepted)
-}
-
-// appendTo adds the request body to an upload and returns its size.
-func (s *BlobServer) appendTo(r *http.Request, id string) (int64, error) {
-	s.mu.Lock()
-	path, ok := s.uploads[id]
-	s.mu.Unlock()
-	if !ok {
-		return 0, fs.ErrNotExist
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	n, err := io.Copy(f, r.Body)
-	s.mu.Lock()
-	s.received += n
-	s.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
-}
-
-func (s *BlobServer) appendUpload(w http.ResponseWriter, r *http.Request, name, id string) {
-	size, err := s.appendTo(r, id)
-	if err != nil {
-		registryError(w, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", err.Error())
-		return
-	}
-	w.Header().Set("Location", "/v2/"+name+"/blobs/uploads/"+id)
-	w.Header().Set("Docker-Upload-UUID", id)
-	w.Header().Set("Range", fmt.Sprintf("0-%d", max(size-1, 0)))
-	w.WriteHeader(http.StatusAccepted)
-}
-
-func (s *BlobServer) finishUpload(w http.ResponseWriter, r *http.Request, name, id string) {
-	d, err := digest.Parse(r.URL.Query().Get("digest"))
-	if err != nil {
-		registryError(w, http.StatusBadRequest, "DIGEST_INVALID", "missing or bad digest")
-		return
-	}
-	if _, err := s.appendTo(r, id); err != nil {
-		registryError(w, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", err.Error())
-		return
-	}
-	s.mu.Lock()
-	path := s.uploads[id]
-	delete(s.uploads, id)
-	s.mu.Unlock()
-	defer os.Remove(path)
-	if err := verifyAndStore(path, d, s.blobFile(d)); err != nil {
-		registryError(w, http.StatusBadRequest, "DIGEST_INVALID", err.Error())
-		return
-	}
-	w.Header().Set("Location", "/v2/"+name+"/blobs/"+string(d))
-	w.Header().Set("Docker-Content-Digest", string(d))
-	w.WriteHeader(http.StatusCreated)
-}
-
-// verifyAndStore checks that the file at path has digest d and moves it
-// to dest.
-func verifyAndStore(path string, d digest.Digest, dest string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	v := d.Verifier()
-	_, err = io.Copy(v, f)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	if !v.Verified() {
-		return errors.New("content does not match the digest " + string(d))
-	}
-	return os.Rename(path, dest)
-}
-
-// manifestRecord is how a manifest is kept: its bytes are a blob, its
-// media type and tags are here.
-type manifestRecord struct {
-	MediaType string `json:"mediaType"`
-	Digest    string `json:"digest"`
-}
-
-// recordFile is where a tag's or a digest's record is kept; tags and
-// digests live apart, so a tag can never pose as a digest.
-func (s *BlobServer) recordFile(ref string) string {
-	kind := "tag-"
-	if _, err := digest.Parse(ref); err == nil {
-		kind = "digest-"
-	}
-	return filepath.Join(s.dir, "manifests", kind+strings.NewReplacer(":", "_", "/", "_").Replace(ref)+".json")
-}
-
-// Manifest returns a pushed manifest by tag or digest.
-func (s *BlobServer) Manifest(ref string) ([]byte, string, digest.Digest, error) {
-	data, err := os.ReadFile(s.recordFile(ref))
-	if err != nil {
-		return nil, "", "", err
-	}
-	var rec manifestRecord
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, "", "", err
-	}
-	d := digest.Digest(rec.Digest)
-	raw, err := os.ReadFile(s.blobFile(d))
-	return raw, rec.MediaType, d, err
-}
-
-func (s *BlobServer) getManifest(w http.ResponseWriter, r *http.Request, ref string) {
-	raw, mt, d, err := s.Manifest(ref)
-	if err != nil {
-		registryError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", ref)
-		return
-	}
-	w.Header().Set("Content-Type", mt)
-	w.Header().Set("Docker-Content-Digest", string(d))
-	w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodGet {
-		_, _ = w.Write(raw)
-	}
-}
-
-func (s *BlobServer) putManifest(w http.ResponseWriter, r *http.Request, name, ref string) {
-	const limit = 4 << 20
-	raw, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		registryError(w, http.StatusBadRequest, "MANIFEST_INVALID", err.Error())
-		return
-	}
-	if len(raw) > limit {
-		registryError(w, http.StatusRequestEntityTooLarge, "SIZE_INVALID", "manifest larger than 4 MiB")
-		return
-	}
-	s.mu.Lock()
-	s.received += int64(len(raw))
-	s.mu.Unlock()
-	d := digest.FromBytes(raw)
-	if want, err := digest.Parse(ref); err == nil && want != d {
-		registryError(w, http.StatusBadRequest, "DIGEST_INVALID", "the manifest does not match "+ref)
-		return
-	}
-	if err := os.WriteFile(s.blobFile(d), raw, 0o644); err != nil {
-		registryError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
-		return
-	}
-	rec, _ := json.Marshal(manifestRecord{MediaType: r.Header.Get("Content-Type"), Digest: string(d)})
-	for _, key := range []string{ref, string(d)} {
-		if err := os.WriteFile(s.recordFile(key), rec, 0o644); err != nil {
-			registryError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
-			return
-		}
-	}
-	w.Header().Set("Location", "/v2/"+name+"/manifests/"+string(d))
-	w.Header().Set("Docker-Content-Digest", string(d))
-	w.WriteHeader(http.StatusCreated)
 }

@@ -101,7 +101,11 @@ func (a *legacyArchive) finish() (ocispec.Descriptor, error) {
 	if err := writeBlob(a.dir, desc.Digest, raw); err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	config, err := os.ReadFile(blobPath(a.dir, cfg.Digest))
+	cpath, err := blobPath(a.dir, cfg.Digest)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	config, err := os.ReadFile(cpath)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -111,7 +115,8 @@ func (a *legacyArchive) finish() (ocispec.Descriptor, error) {
 	return desc, nil
 }
 
-// writeUnknownBlob stores r in the layout under its sha256.
+// writeUnknownBlob stores r in the layout under its sha256, through a
+// flushed temporary file.
 func writeUnknownBlob(dir string, r io.Reader) (digest.Digest, int64, error) {
 	blobs := filepath.Join(dir, "blobs", "sha256")
 	tmp, err := os.CreateTemp(blobs, ".tmp-")
@@ -125,9 +130,11 @@ func writeUnknownBlob(dir string, r io.Reader) (digest.Digest, int64, error) {
 		tmp.Close()
 		return "", 0, err
 	}
-	if err := tmp.Close(); err != nil {
+	d := digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil)))
+	path, err := blobPath(dir, d)
+	if err != nil {
+		tmp.Close()
 		return "", 0, err
 	}
-	d := digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil)))
-	return d, n, os.Rename(tmp.Name(), blobPath(dir, d))
+	return d, n, commitFile(tmp, path)
 }

@@ -3,7 +3,9 @@ package manifest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,20 +46,30 @@ func storedImage(store *BlobServer, s Staged, docker bool) ([]byte, ocispec.Desc
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, ocispec.Descriptor{}, nil, err
 	}
-	config, err := os.ReadFile(store.blobFile(m.Config.Digest))
+	blobs := append([]ocispec.Descriptor{m.Config}, m.Layers...)
+	for _, b := range blobs {
+		if err := checkDigest(b.Digest); err != nil {
+			return nil, ocispec.Descriptor{}, nil, fmt.Errorf("%s from %s: manifest %s: %w", platform.Slug(s.Platform), s.Node, s.Digest, err)
+		}
+	}
+	config, err := store.readBlob(m.Config.Digest, maxConfig)
 	if err != nil {
-		return nil, ocispec.Descriptor{}, nil, err
+		return nil, ocispec.Descriptor{}, nil, fmt.Errorf("reading the config of %s from %s: %w", platform.Slug(s.Platform), s.Node, err)
 	}
 	p, err := configPlatform(config)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, nil, err
 	}
-	return raw, descriptorFor(raw, mt, p), append([]ocispec.Descriptor{m.Config}, m.Layers...), nil
+	return raw, descriptorFor(raw, mt, p), blobs, nil
 }
+
+// maxConfig is the largest image config read from the store.
+const maxConfig = 32 << 20
 
 // OCILayoutFromStore writes the staged images and their index into the OCI
 // layout at dir, linking (or copying) the blobs from the store, and names
-// the index refName in index.json.
+// the index refName in index.json. Every blob is checked against its
+// descriptor's digest and size first.
 func OCILayoutFromStore(store *BlobServer, staged []Staged, dir, refName, imageName string, docker bool) (Result, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
 		return Result{}, fmt.Errorf("creating OCI layout %s: %w", dir, err)
@@ -69,8 +81,8 @@ func OCILayoutFromStore(store *BlobServer, staged []Staged, dir, refName, imageN
 			return Result{}, err
 		}
 		for _, b := range blobs {
-			if err := linkBlob(store, dir, b.Digest); err != nil {
-				return Result{}, err
+			if err := linkBlob(store, dir, b); err != nil {
+				return Result{}, fmt.Errorf("%s from %s: %w", platform.Slug(s.Platform), s.Node, err)
 			}
 		}
 		if err := writeBlob(dir, desc.Digest, raw); err != nil {
@@ -81,22 +93,50 @@ func OCILayoutFromStore(store *BlobServer, staged []Staged, dir, refName, imageN
 	return writeLayoutIndex(dir, descs, refName, imageName, docker)
 }
 
-// linkBlob hard-links blob d from the store into the layout at dir,
-// copying (and verifying) when it cannot link.
-func linkBlob(store *BlobServer, dir string, d digest.Digest) error {
-	to := blobPath(dir, d)
-	if _, err := os.Stat(to); err == nil {
-		return nil
-	}
-	if err := os.Link(store.blobFile(d), to); err == nil {
-		return nil
-	}
-	f, err := os.Open(store.blobFile(d))
+// linkBlob hard-links the store's blob b into the layout at dir, copying
+// it when it cannot link. The blob is checked first: one that does not
+// match its digest is removed from the store, one of another size than
+// the descriptor's is refused.
+func linkBlob(store *BlobServer, dir string, b ocispec.Descriptor) error {
+	to, err := blobPath(dir, b.Digest)
 	if err != nil {
 		return err
 	}
+	from, err := store.blobFile(b.Digest)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(to); err == nil {
+		return nil
+	}
+	f, err := os.Open(from)
+	if err != nil {
+		return fmt.Errorf("opening store blob %s: %w", b.Digest, err)
+	}
 	defer f.Close()
-	return copyBlob(dir, d, f)
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("opening store blob %s: %w", b.Digest, err)
+	}
+	if err := verifyFile(f, b.Digest, b.Size); err != nil {
+		if errors.Is(err, errCorrupt) {
+			dropCorrupt(from, fi)
+			return fmt.Errorf("the store's copy was corrupt and is removed: %w", err)
+		}
+		return err
+	}
+	if err := os.Link(from, to); err == nil {
+		// The link must be to the file just checked.
+		if li, err := os.Stat(to); err == nil && os.SameFile(li, fi) {
+			syncDir(filepath.Dir(to))
+			return nil
+		}
+		_ = os.Remove(to)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	return copyBlob(dir, b.Digest, f)
 }
 
 // Puller is what LocalFromStore needs from the local engine.

@@ -192,20 +192,28 @@ func TestBlobServerSweepsStaleUploads(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale, fresh := filepath.Join(dir, "uploads", "upload-old"), filepath.Join(dir, "uploads", "upload-new")
-	for _, f := range []string{stale, fresh} {
+	staleTmp := []string{filepath.Join(dir, "blobs", "sha256", ".tmp-1"), filepath.Join(dir, "manifests", ".tmp-2")}
+	for _, f := range append([]string{stale, fresh}, staleTmp...) {
 		if err := os.WriteFile(f, []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	old := time.Now().Add(-48 * time.Hour)
-	if err := os.Chtimes(stale, old, old); err != nil {
-		t.Fatal(err)
+	for _, f := range append([]string{stale}, staleTmp...) {
+		if err := os.Chtimes(f, old, old); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := NewBlobServer(dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Error("a day-old upload must be swept")
+	}
+	for _, f := range staleTmp {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("a day-old temporary file must be swept: %s", f)
+		}
 	}
 	if _, err := os.Stat(fresh); err != nil {
 		t.Error("an upload of a running build must stay")

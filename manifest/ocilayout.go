@@ -16,7 +16,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/storage/pkg/ioutils"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/farmbuild/farm/platform"
@@ -129,7 +128,11 @@ func importArchive(ctx context.Context, img Image, dir string) (ocispec.Descript
 	if err := md.Digest.Validate(); err != nil || md.Digest.Algorithm() != digest.SHA256 {
 		return ocispec.Descriptor{}, fmt.Errorf("archive index names a bad manifest digest %q", md.Digest)
 	}
-	raw, err := os.ReadFile(blobPath(dir, md.Digest))
+	mpath, err := blobPath(dir, md.Digest)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("archive index: %w", err)
+	}
+	raw, err := os.ReadFile(mpath)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("archive lacks its manifest: %w", err)
 	}
@@ -137,7 +140,11 @@ func importArchive(ctx context.Context, img Image, dir string) (ocispec.Descript
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	cfg, err := os.ReadFile(blobPath(dir, cfgDesc.Digest))
+	cpath, err := blobPath(dir, cfgDesc.Digest)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("archive manifest: %w", err)
+	}
+	cfg, err := os.ReadFile(cpath)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("archive lacks its config: %w", err)
 	}
@@ -151,14 +158,14 @@ func importArchive(ctx context.Context, img Image, dir string) (ocispec.Descript
 	return descriptorFor(raw, mt, p), nil
 }
 
-func blobPath(dir string, d digest.Digest) string {
-	return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded())
-}
-
-// copyBlob writes r to the layout as blob d, verifying the digest. A blob
-// that is already there is kept and r is drained.
+// copyBlob writes r to the layout as blob d, verifying the digest, through
+// a flushed temporary file. A blob that is already there is kept and r is
+// drained.
 func copyBlob(dir string, d digest.Digest, r io.Reader) error {
-	path := blobPath(dir, d)
+	path, err := blobPath(dir, d)
+	if err != nil {
+		return err
+	}
 	if _, err := os.Stat(path); err == nil {
 		_, err := io.Copy(io.Discard, r)
 		return err
@@ -173,13 +180,11 @@ func copyBlob(dir string, d digest.Digest, r io.Reader) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
 	if !v.Verified() {
-		return fmt.Errorf("blob %s: content does not match its digest", d)
+		tmp.Close()
+		return fmt.Errorf("blob %s: %w", d, errCorrupt)
 	}
-	return os.Rename(tmp.Name(), path)
+	return commitFile(tmp, path)
 }
 
 func writeBlob(dir string, d digest.Digest, data []byte) error {
@@ -213,8 +218,8 @@ func updateIndexJSON(dir string, desc ocispec.Descriptor) error {
 		return err
 	}
 	layout, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
-	if err := ioutils.AtomicWriteFile(filepath.Join(dir, ocispec.ImageLayoutFile), layout, 0o644); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, ocispec.ImageLayoutFile), layout, 0o644); err != nil {
 		return err
 	}
-	return ioutils.AtomicWriteFile(path, out, 0o644)
+	return writeFileAtomic(path, out, 0o644)
 }
