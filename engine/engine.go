@@ -31,10 +31,15 @@ type Builder interface {
 	// OCI archive (podman) or a docker-save archive (docker); package
 	// manifest reads both.
 	Export(ctx context.Context, imageID string, w io.Writer) error
-	// Existing returns those of the image IDs that are on the node.
-	Existing(ctx context.Context, imageIDs []string) ([]string, error)
-	// Remove removes images; images that are already gone are no error.
-	Remove(ctx context.Context, imageIDs []string) error
+	// Existing returns those of the images (names or IDs) that are on
+	// the node.
+	Existing(ctx context.Context, images []string) ([]string, error)
+	// Remove removes what farm put on the node: the names it gave images
+	// (PlatformImage.Ref) and the layer images its builds created (by ID).
+	// Nothing is forced: an image that another name, a child or a
+	// container still uses stays, and a name in CachedRepo is only
+	// untagged. Images already gone are no error.
+	Remove(ctx context.Context, images []string) error
 	// Close releases the connection to the engine.
 	Close() error
 }
@@ -142,12 +147,29 @@ type Instructions struct {
 type PlatformImage struct {
 	// Platform is the requested platform.
 	Platform ocispec.Platform
-	// ImageID is the engine's full image ID.
+	// ImageID is the engine's full image ID, as the engine's API (never
+	// the build's output) reports it.
 	ImageID string
-	// Intermediate are the (possibly abbreviated) IDs of the layer images
-	// the build created on the way, kept by the engine as its cache.
+	// Ref is the name farm gave the image on the node, unique to this
+	// build: in HoldRepo when the build created the image, in CachedRepo
+	// when the engine's cache already held it. farm reaches and removes
+	// the image only through it.
+	Ref string
+	// Intermediate are the full IDs of the layer images this build
+	// created on the way (cache hits excluded), found through the
+	// engine's parent links.
 	Intermediate []string
 }
+
+// HoldRepo and CachedRepo are the repositories of the names farm gives
+// the images it builds on a node (PlatformImage.Ref). An image the build
+// created is held in HoldRepo until farm prune or --cleanup removes it;
+// an image the engine's cache already had (another user's, maybe) gets a
+// name in CachedRepo, which farm only ever untags.
+const (
+	HoldRepo   = "localhost/farm-build"
+	CachedRepo = "localhost/farm-cached"
+)
 
 // PushOptions control Builder.Push.
 type PushOptions struct {

@@ -301,9 +301,13 @@ func runTests(ctx context.Context, images []manifest.Image, nodes []*Node, tests
 	return errors.Join(errs...)
 }
 
+// UserAgent is what the client's own registry requests say they are,
+// unlike the nodes' engines.
+const UserAgent = "farm (client)"
+
 // clientSystem is the client's registry settings: credentials and TLS.
 func clientSystem(opts BuildOptions) *types.SystemContext {
-	sys := &types.SystemContext{AuthFilePath: opts.AuthFile}
+	sys := &types.SystemContext{AuthFilePath: opts.AuthFile, DockerRegistryUserAgent: UserAgent}
 	if opts.TLSVerify != nil && !*opts.TLSVerify {
 		sys.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
 	}

@@ -3,6 +3,12 @@ package farm
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+
+	"go.podman.io/image/v5/pkg/blobinfocache"
+
+	"github.com/farmbuild/farm/platform"
 
 	"github.com/farmbuild/farm/manifest"
 )
@@ -33,16 +39,34 @@ type delivery struct {
 	events *emitter
 }
 
-// Push has each node push its image straight to the registry of the tags,
-// then pushes the index to every tag.
+// Push brings the images into the client's blob store, as for the other
+// outputs, and the client pushes them from there to the registry of the
+// tags with its own credentials: no node ever holds a registry
+// credential, and the registry gets no tag but the user's.
 type Push struct{}
 
 // Kind is "push".
 func (Push) Kind() string { return "push" }
 
 func (Push) store(ctx context.Context, d delivery) (manifest.Result, error) {
-	return manifest.ToRegistry(ctx, d.images, d.opts.Tags, manifest.RegistryOptions{System: clientSystem(d.opts),
-		StagingTag: "farm-staging-" + randomID(), Docker: d.opts.Format == "docker"})
+	st, staged, err := stageAll(ctx, d.opts.StoreDir, d.images, d.nodes, d.events)
+	if err != nil {
+		return manifest.Result{}, fmt.Errorf("bringing the images to the client: %w", err)
+	}
+	defer st.close()
+	sys := clientSystem(d.opts)
+	for _, s := range staged {
+		d.events.emit(Event{Type: "phase", Phase: "pushing", Platform: platform.Format(s.Platform), Node: s.Node, Line: strings.Join(d.opts.Tags, " ")})
+	}
+	res, err := manifest.RegistryFromStore(ctx, st.server, staged, d.opts.Tags, manifest.PushOptions{System: sys,
+		Cache: blobinfocache.DefaultCache(sys), Docker: d.opts.Format == "docker"})
+	if err != nil {
+		return res, err
+	}
+	for _, s := range staged {
+		d.events.emit(Event{Type: "phase", Phase: "pushed", Platform: platform.Format(s.Platform), Node: s.Node, Line: strings.Join(d.opts.Tags, " ")})
+	}
+	return res, nil
 }
 
 // OCILayout writes the result into an OCI image layout directory.

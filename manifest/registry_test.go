@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,9 +15,9 @@ import (
 	"go.podman.io/image/v5/types"
 )
 
-// registryWithImage serves a registry (farm's own blob server) and a Push
-// that puts an arm64 image into it, as a node would.
-func registryWithImage(t *testing.T) (host string, push func(ctx context.Context, ref string) error, config digest.Digest) {
+// storeWithImage returns a blob store into which a node pushed an arm64
+// image under the tag "staging", and the image's manifest digest.
+func storeWithImage(t *testing.T) (*BlobServer, digest.Digest) {
 	t.Helper()
 	s, err := NewBlobServer(t.TempDir())
 	if err != nil {
@@ -24,9 +25,9 @@ func registryWithImage(t *testing.T) (host string, push func(ctx context.Context
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	host = strings.TrimPrefix(srv.URL, "http://")
+	host := strings.TrimPrefix(srv.URL, "http://")
 	cfg := `{"architecture":"arm64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`
-	config = digest.FromString(cfg)
+	config := digest.FromString(cfg)
 	man := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
 		config.String() + `","size":` + strconv.Itoa(len(cfg)) + `},"layers":[]}`
 	do := func(method, url, body string) {
@@ -37,13 +38,10 @@ func registryWithImage(t *testing.T) (host string, push func(ctx context.Context
 		}
 		resp.Body.Close()
 	}
-	push = func(_ context.Context, ref string) error {
-		repo, tag, _ := strings.Cut(strings.TrimPrefix(ref, host+"/"), ":")
-		do(http.MethodPost, srv.URL+"/v2/"+repo+"/blobs/uploads/?digest="+config.String(), cfg)
-		do(http.MethodPut, srv.URL+"/v2/"+repo+"/manifests/"+tag, man)
-		return nil
-	}
-	return host, push, config
+	_ = host
+	do(http.MethodPost, srv.URL+"/v2/farm/store/blobs/uploads/?digest="+config.String(), cfg)
+	do(http.MethodPut, srv.URL+"/v2/farm/store/manifests/staging", man)
+	return s, digest.FromString(man)
 }
 
 func insecure(t *testing.T) *types.SystemContext {
@@ -54,20 +52,35 @@ func insecure(t *testing.T) *types.SystemContext {
 	return &types.SystemContext{DockerInsecureSkipTLSVerify: types.OptionalBoolTrue, AuthFilePath: auth}
 }
 
-func TestToRegistryChecksWhatEachNodePushed(t *testing.T) {
-	host, push, config := registryWithImage(t)
-	arm64 := ocispec.Platform{OS: "linux", Architecture: "arm64"}
-	img := Image{Platform: arm64, Node: "n1", ImageID: config.String(), Push: push}
-	res, err := ToRegistry(context.Background(), []Image{img}, []string{host + "/app:1"}, RegistryOptions{System: insecure(t), StagingTag: "staging"})
+func TestRegistryFromStorePushesByDigestAndTagsOnlyTheUsersTags(t *testing.T) {
+	// The store holds an image a node pushed under a staging tag; the
+	// registry is another blob server.
+	store, d := storeWithImage(t)
+	reg, err := NewBlobServer(t.TempDir())
 	if err != nil {
-		t.Fatalf("the image the node built: %v", err)
+		t.Fatal(err)
 	}
-	if len(res.Manifests) != 1 || res.Manifests[0].Platform == nil || res.Manifests[0].Platform.Architecture != "arm64" || !strings.HasPrefix(res.Digest, "sha256:") {
+	srv := httptest.NewServer(reg)
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	staged := []Staged{{Platform: ocispec.Platform{OS: "linux", Architecture: "arm64"}, Node: "n1", Digest: d}}
+	tags := []string{host + "/app:1", host + "/app:latest", host + "/other:1"}
+	res, err := RegistryFromStore(context.Background(), store, staged, tags, PushOptions{System: insecure(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.References) != 3 || len(res.Manifests) != 1 || res.Manifests[0].Digest != d {
 		t.Errorf("result = %+v", res)
 	}
-	img.ImageID = digest.FromString("another image").String()
-	_, err = ToRegistry(context.Background(), []Image{img}, []string{host + "/app:2"}, RegistryOptions{System: insecure(t), StagingTag: "staging2"})
-	if err == nil || !strings.Contains(err.Error(), "not the image") {
-		t.Errorf("a node that pushed something else must be caught: %v", err)
+	for _, tag := range []string{"1", "latest"} {
+		if raw, _, got, err := reg.Manifest(tag); err != nil || got.String() != res.Digest || len(raw) == 0 {
+			t.Errorf("tag %s = %s, %v; want the index %s", tag, got, err, res.Digest)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(reg.dir, "manifests"))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "tag-") && e.Name() != "tag-1.json" && e.Name() != "tag-latest.json" {
+			t.Errorf("the registry holds a tag the user did not give: %s", e.Name())
+		}
 	}
 }

@@ -45,7 +45,7 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 		hold := holdTag()
 		id, step, err := e.buildOne(ctx, req, p, auths, hold)
 		if err == nil {
-			err = e.checkPlatform(ctx, id, p)
+			id, err = e.checkPlatform(ctx, hold, p)
 			if errors.Is(err, errWrongPlatform) && !req.NoCache {
 				// The classic builder's cache ignores the platform.
 				if req.Log != nil {
@@ -56,7 +56,7 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 				single.NoCache = true
 				hold = holdTag()
 				if id, step, err = e.buildOne(ctx, single, p, auths, hold); err == nil {
-					err = e.checkPlatform(ctx, id, p)
+					id, err = e.checkPlatform(ctx, hold, p)
 				}
 			}
 		}
@@ -70,7 +70,7 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 			}
 			continue
 		}
-		out = append(out, engine.PlatformImage{Platform: p, ImageID: id})
+		out = append(out, engine.PlatformImage{Platform: p, ImageID: id, Ref: hold})
 	}
 	return out, errors.Join(errs...)
 }
@@ -128,7 +128,7 @@ func (e *Engine) buildOne(ctx context.Context, req engine.NodeBuild, p ocispec.P
 // untagged result would vanish with the first push's temporary tag (and
 // `docker image prune` would take it too); each result therefore keeps a
 // tag of its own, unique to it, until farm prune or --cleanup removes it.
-const holdRepo = "localhost/farm-build"
+const holdRepo = engine.HoldRepo
 
 // holdTag returns a new, unique hold tag.
 func holdTag() string {
@@ -205,17 +205,18 @@ func readBuildStream(r io.Reader, log func(string)) (string, string, error) {
 // errWrongPlatform means a built image is not of the platform asked for.
 var errWrongPlatform = errors.New("wrong platform")
 
-// checkPlatform checks a built image's OS and architecture.
-func (e *Engine) checkPlatform(ctx context.Context, id string, want ocispec.Platform) error {
-	img, err := e.api.ImageInspect(ctx, id)
+// checkPlatform finds the built image by its hold tag (the engine's
+// answer, not the build's output) and checks its OS and architecture.
+func (e *Engine) checkPlatform(ctx context.Context, hold string, want ocispec.Platform) (string, error) {
+	img, err := e.api.ImageInspect(ctx, hold)
 	if err != nil {
-		return fmt.Errorf("inspecting built image: %w", err)
+		return "", fmt.Errorf("inspecting built image: %w", err)
 	}
 	got := platform.FromEngine(img.Os, img.Architecture, img.Variant)
 	if got.OS != want.OS || got.Architecture != want.Architecture {
-		return fmt.Errorf("%w: docker built a %s/%s image for %s (does the base image exist for that platform on the node?)", errWrongPlatform, img.Os, img.Architecture, platform.Format(want))
+		return "", fmt.Errorf("%w: docker built a %s/%s image for %s (does the base image exist for that platform on the node?)", errWrongPlatform, img.Os, img.Architecture, platform.Format(want))
 	}
-	return nil
+	return img.ID, nil
 }
 
 // authConfigs reads the credentials farm prepared for this node's build.

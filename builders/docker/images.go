@@ -62,11 +62,13 @@ func (e *Engine) Export(ctx context.Context, imageID string, w io.Writer) error 
 	return err
 }
 
-// Remove removes images, ignoring those already gone.
-func (e *Engine) Remove(ctx context.Context, imageIDs []string) error {
+// Remove drops farm's hold tags, never forcing: an image goes with its
+// last tag unless a container or a child image still uses it (see
+// engine.Builder). Images already gone are no error.
+func (e *Engine) Remove(ctx context.Context, refs []string) error {
 	var errs []error
-	for _, id := range imageIDs {
-		if _, err := e.api.ImageRemove(ctx, id, client.ImageRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+	for _, id := range refs {
+		if _, err := e.api.ImageRemove(ctx, id, client.ImageRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 			errs = append(errs, err)
 		}
 	}

@@ -2,13 +2,9 @@ package podman
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,7 +12,6 @@ import (
 	"time"
 
 	"github.com/containers/buildah/define"
-	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/errorhandling"
@@ -30,35 +25,39 @@ import (
 
 // Build builds all the request's platforms in one API call, so the context
 // is uploaded once; podman builds them one after another and reports which
-// platform each step belongs to. Every image is checked to be of the
-// platform asked for: podman 4's layer cache can hand back another
+// platform each step belongs to. The images are found through the API
+// (see result.go), never in the build's output, and each is checked to be
+// of the platform asked for: podman 4's layer cache can hand back another
 // platform's image (FROM scratch), and such a platform is built again
 // without the cache rather than silently lost.
 func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.PlatformImage, error) {
-	ids, steps, created, buildErr := e.buildOnce(ctx, req)
+	call := e.buildOnce(ctx, req)
 	var out []engine.PlatformImage
 	var errs []error
 	for i, p := range req.Platforms {
-		id, step, err := ids[i], steps[i], buildErr
+		id, step, err, c := call.ids[i], call.steps[i], call.err, call
+		if id == "" && err == nil {
+			if req.Log != nil {
+				req.Log(&p, fmt.Sprintf("podman's layer cache gave no image of %s: building it again without the cache", platform.Format(p)))
+			}
+			single := req
+			single.Platforms, single.NoCache = req.Platforms[i:i+1], true
+			c = e.buildOnce(ctx, single)
+			id, step, err = c.ids[0], c.steps[0], c.err
+		}
+		if id == "" && err == nil && len(c.stray) > 0 {
+			err = fmt.Errorf("%w: got %s", errWrongPlatform, strings.Join(c.stray, ", "))
+		}
 		if id != "" {
 			id, err = e.checkPlatform(ctx, id, p)
-			if errors.Is(err, errWrongPlatform) {
-				if req.Log != nil {
-					req.Log(&p, fmt.Sprintf("podman's layer cache gave an image of the wrong platform (%v): building %s again without the cache", err, platform.Format(p)))
-				}
-				single := req
-				single.Platforms, single.NoCache = req.Platforms[i:i+1], true
-				again, againSteps, againCreated, againErr := e.buildOnce(ctx, single)
-				id, step, err = again[0], againSteps[0], againErr
-				created[i] = append(created[i], againCreated[0]...)
-				if id != "" {
-					id, err = e.checkPlatform(ctx, id, p)
-				}
-			}
 		}
 		if id != "" && err == nil {
-			out = append(out, engine.PlatformImage{Platform: p, ImageID: id, Intermediate: created[i]})
-			continue
+			var ref string
+			var layers []string
+			if ref, layers, err = e.hold(ctx, id, c.nonce, p, c.before); err == nil {
+				out = append(out, engine.PlatformImage{Platform: p, ImageID: id, Ref: ref, Intermediate: layers})
+				continue
+			}
 		}
 		if err == nil {
 			err = errors.New("podman reported no image for this platform")
@@ -68,14 +67,32 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 	return out, errors.Join(errs...)
 }
 
-// buildOnce runs one build call and returns, per platform, the image ID
-// (possibly abbreviated), the last step started and the layer images the
-// build created.
-func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild) ([]string, []string, [][]string, error) {
-	opts, err := buildOptions(req)
+// buildCall is the outcome of one build API call.
+type buildCall struct {
+	// nonce names the call's list and marks its containers.
+	nonce string
+	// before are the IDs of the images the node held before the call.
+	before map[string]bool
+	// ids are, per platform, the image the call made ("" for none);
+	// steps the last step started.
+	ids, steps []string
+	// stray are the platforms of images the call made that were not asked
+	// for.
+	stray []string
+	err   error
+}
+
+// buildOnce runs one build call.
+func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild) buildCall {
+	n := len(req.Platforms)
+	call := buildCall{nonce: newNonce(), ids: make([]string, n), steps: make([]string, n)}
+	opts, err := buildOptions(req, call.nonce)
+	if err == nil {
+		call.before, _, err = e.imageIDs(ctx)
+	}
 	if err != nil {
-		n := len(req.Platforms)
-		return make([]string, n), make([]string, n), make([][]string, n), err
+		call.err = err
+		return call
 	}
 	before, listErr := e.buildContainers(ctx)
 	sent, start, reported := e.conn.Sent(), time.Now(), false
@@ -103,7 +120,7 @@ func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild) ([]string,
 		select {
 		case <-ctx.Done():
 			if listErr == nil && e.major >= 5 {
-				e.stopRuns(before)
+				e.stopRuns(call.nonce, before)
 			}
 			disconnect()
 		case <-bctx.Done():
@@ -112,15 +129,22 @@ func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild) ([]string,
 	_, err = images.Build(e.ctx(bctx), []string{req.Containerfile}, opts)
 	disconnect()
 	<-stopped
-	err = engineReported(err)
+	call.err = engineReported(err)
 	tracker.Flush()
+	copy(call.steps, tracker.steps)
 	if ctx.Err() != nil {
-		err = ctx.Err()
+		call.err = ctx.Err()
 		if listErr == nil {
-			e.abandon(before, tracker.created)
+			e.abandon(call.nonce, before)
 		}
+		return call
 	}
-	return tracker.ids, tracker.steps, tracker.createdFor, err
+	ids, stray, err := e.builtImages(ctx, call.nonce, req.Platforms)
+	call.ids, call.stray = ids, stray
+	if call.err == nil {
+		call.err = err
+	}
+	return call
 }
 
 // secretCopies matches the copies podman's bindings make of --secret
@@ -173,7 +197,9 @@ func (e *Engine) checkPlatform(ctx context.Context, id string, want ocispec.Plat
 	return img.ID, nil
 }
 
-func buildOptions(req engine.NodeBuild) (types.BuildOptions, error) {
+// buildOptions turns a request into the bindings' options; nonce names
+// the call's manifest list and marks its containers.
+func buildOptions(req engine.NodeBuild, nonce string) (types.BuildOptions, error) {
 	var opts types.BuildOptions
 	opts.ContextDirectory = req.ContextDir
 	opts.Excludes = req.Excludes
@@ -226,7 +252,8 @@ func buildOptions(req engine.NodeBuild) (types.BuildOptions, error) {
 	default:
 		return opts, fmt.Errorf("--format %q: use oci or docker", req.Format)
 	}
-	opts.CommonBuildOpts = &define.CommonBuildOptions{Secrets: req.Secrets}
+	opts.Manifest = listName(nonce)
+	opts.CommonBuildOpts = &define.CommonBuildOptions{Secrets: req.Secrets, AddHost: []string{buildMarker(nonce)}}
 	// An explicit (possibly empty) auth file and no registries.conf (so no
 	// credential helpers) keep the bindings from sending every credential
 	// the client has: the node gets exactly the auth file's.
@@ -239,102 +266,4 @@ func buildOptions(req engine.NodeBuild) (types.BuildOptions, error) {
 		return opts, errors.New("internal: NodeBuild.AuthFile must name a (possibly empty) auth file")
 	}
 	return opts, nil
-}
-
-// Push pushes an image to a registry reference with the credentials of
-// that one registry only.
-func (e *Engine) Push(ctx context.Context, imageID, ref string, o engine.PushOptions) error {
-	if o.Username == "" {
-		return e.pushAnonymous(ctx, imageID, ref, o)
-	}
-	opts := new(images.PushOptions).WithQuiet(true).WithUsername(o.Username).WithPassword(o.Password)
-	if o.TLSVerify != nil {
-		opts = opts.WithSkipTLSVerify(!*o.TLSVerify)
-	}
-	if f := pushFormat(o.Format); f != "" {
-		opts = opts.WithFormat(f)
-	}
-	if err := images.Push(e.ctx(ctx), imageID, ref, opts); err != nil {
-		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
-	}
-	return nil
-}
-
-func pushFormat(f string) string {
-	switch f {
-	case "oci":
-		return "oci"
-	case "docker":
-		return "v2s2"
-	}
-	return ""
-}
-
-// pushAnonymous pushes without credentials. The bindings, given no
-// username, would gather every credential the client has (helpers
-// included); this sends an explicitly empty one instead.
-func (e *Engine) pushAnonymous(ctx context.Context, imageID, ref string, o engine.PushOptions) error {
-	conn, err := bindings.GetClient(e.values)
-	if err != nil {
-		return err
-	}
-	empty, _ := json.Marshal(imagetypes.DockerAuthConfig{})
-	header := http.Header{"X-Registry-Auth": []string{base64.URLEncoding.EncodeToString(empty)}}
-	params := url.Values{"destination": {ref}, "quiet": {"true"}}
-	if o.TLSVerify != nil && !*o.TLSVerify {
-		params.Set("tlsVerify", "false")
-	}
-	if f := pushFormat(o.Format); f != "" {
-		params.Set("format", f)
-	}
-	resp, err := conn.DoRequest(e.ctx(ctx), nil, http.MethodPost, "/images/%s/push", params, header, imageID)
-	if err != nil {
-		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("push on %s: %s: %s", e.conn.Node(), resp.Status, strings.TrimSpace(string(body)))
-	}
-	// Errors can also come inside a successful stream.
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	for {
-		var m struct {
-			Error string `json:"error"`
-		}
-		if err := dec.Decode(&m); err != nil {
-			return nil
-		}
-		if m.Error != "" {
-			return fmt.Errorf("push on %s: %s", e.conn.Node(), m.Error)
-		}
-	}
-}
-
-// Export writes the image as an OCI archive.
-func (e *Engine) Export(ctx context.Context, imageID string, w io.Writer) error {
-	format := "oci-archive"
-	if err := images.Export(e.ctx(ctx), []string{imageID}, w, &images.ExportOptions{Format: &format}); err != nil {
-		return fmt.Errorf("export from %s: %w", e.conn.Node(), err)
-	}
-	return nil
-}
-
-// Remove removes images, ignoring those already gone.
-func (e *Engine) Remove(ctx context.Context, imageIDs []string) error {
-	if len(imageIDs) == 0 {
-		return nil
-	}
-	ignore := true
-	_, errs := images.Remove(e.ctx(ctx), imageIDs, &images.RemoveOptions{Ignore: &ignore})
-	var real []error
-	for _, err := range errs {
-		if err != nil && !strings.Contains(err.Error(), "image is in use") && !strings.Contains(err.Error(), "dependent children") {
-			real = append(real, err)
-		}
-	}
-	return errors.Join(real...)
 }

@@ -51,17 +51,16 @@ COMMIT
 func TestBuildTracker(t *testing.T) {
 	tests := []struct {
 		name, output, platforms string
-		ids, steps              string
+		steps                   string
 		logged                  string
 	}{
 		{"cached amd64, failed arm64", twoPlatformsCachedAndFailed, "linux/arm64,linux/amd64",
-			",4c0351c770f53c06ed55329f26b8487bd872b35700edccb524f230dc1fc4f019",
 			`2/2: RUN test "$(uname -m)" = x86_64 || { echo "not on x86"; exit 3; }|2/2: RUN test "$(uname -m)" = x86_64 || { echo "not on x86"; exit 3; }`,
 			"linux/arm64:not on x86"},
 		{"both committed", twoPlatformsCommitted, "linux/amd64,linux/arm64/v8",
-			"146dd59ec96,ca0ea34c629", "3/3: COPY hello.txt /hello.txt|3/3: COPY hello.txt /hello.txt",
+			"3/3: COPY hello.txt /hello.txt|3/3: COPY hello.txt /hello.txt",
 			"linux/arm64:built-on-aarch64"},
-		{"single platform", onePlatform, "linux/s390x", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "2/2: RUN echo hi", "linux/s390x:hi"},
+		{"single platform", onePlatform, "linux/s390x", "2/2: RUN echo hi", "linux/s390x:hi"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,9 +79,6 @@ func TestBuildTracker(t *testing.T) {
 				_, _ = tr.Write([]byte(tt.output[i:min(i+7, len(tt.output))]))
 			}
 			tr.Flush()
-			if got := strings.Join(tr.ids, ","); got != tt.ids {
-				t.Errorf("ids = %q, want %q", got, tt.ids)
-			}
 			if got := strings.Join(tr.steps, "|"); got != tt.steps {
 				t.Errorf("steps = %q, want %q", got, tt.steps)
 			}

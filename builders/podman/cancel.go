@@ -30,21 +30,23 @@ func (e *Engine) buildContainers(ctx context.Context) (map[string]bool, error) {
 	return ids, nil
 }
 
-// abandon stops what a canceled build left running on the node. Podman 4
-// has no way to cancel a build over its API: the build goes on after the
-// client leaves, and with several platforms starts the next one. So farm
-// kills the processes of the build's RUN steps (found over SSH by their
-// root file system, the working container's layer) and removes the
-// build's working containers, which makes every further step fail at
-// once; this is repeated until no new container appears, then the images
-// the build created are removed. before are the containers that were
-// there when the build started; created are image IDs the build printed.
+// abandon stops what a canceled build call left running on the node.
+// Podman 4 has no way to cancel a build over its API: the build goes on
+// after the client leaves, and with several platforms starts the next one.
+// So farm kills the processes of the call's RUN steps (found over SSH by
+// their root file system, the working container's layer) and removes the
+// call's working containers, which makes every further step fail at once;
+// this is repeated until no new container of the call appears. Only
+// containers marked with the call's nonce (ownContainers) are touched:
+// other builds on the node, another user's or another farm run's, go on.
+// The images the call made stay, as the engine's layer cache; its list
+// goes.
 //
 // Podman 5 (5.8.6 measured) goes on after the client left too, and starts
 // the next platform; it also forgets a build container the moment the
 // client goes while its RUN step goes on, so stopRuns ends that step
 // before the client leaves, and this loop catches the platforms after it.
-func (e *Engine) abandon(before map[string]bool, created []string) {
+func (e *Engine) abandon(nonce string, before map[string]bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	quiet := 0
@@ -53,7 +55,7 @@ func (e *Engine) abandon(before map[string]bool, created []string) {
 		if err != nil {
 			break
 		}
-		ours := newContainers(before, now)
+		ours := e.ownContainers(ctx, nonce, newContainers(before, now))
 		e.killRuns(ctx, ours)
 		removed := 0
 		for _, id := range ours {
@@ -68,19 +70,55 @@ func (e *Engine) abandon(before map[string]bool, created []string) {
 		}
 		time.Sleep(time.Second)
 	}
-	if len(created) > 0 {
-		_, _ = images.Remove(e.ctx(ctx), created, new(images.RemoveOptions).WithIgnore(true).WithForce(true))
-	}
+	_, _ = images.Remove(e.ctx(ctx), []string{listName(nonce)}, new(images.RemoveOptions).WithIgnore(true))
 }
 
-// stopRuns kills the RUN processes of the build containers that are not
-// in before.
-func (e *Engine) stopRuns(before map[string]bool) {
+// stopRuns kills the RUN processes of the call's build containers.
+func (e *Engine) stopRuns(nonce string, before map[string]bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if now, err := e.buildContainers(ctx); err == nil {
-		e.killRuns(ctx, newContainers(before, now))
+		e.killRuns(ctx, e.ownContainers(ctx, nonce, newContainers(before, now)))
 	}
+}
+
+// ownContainersScript prints those of the container IDs (the arguments
+// after the marker and the containers directory) whose buildah.json holds
+// the marker.
+const ownContainersScript = `mark=$1; dir=$2; shift 2
+for id in "$@"; do
+  case "$id" in *[!0-9a-f]*) continue;; esac
+  grep -qF -- "$mark" "$dir/$id/userdata/buildah.json" 2>/dev/null && printf '%s\n' "$id"
+done; true`
+
+// ownContainers returns those of the build containers that belong to the
+// build call with this nonce: buildah keeps the call's marker host
+// (buildMarker) in each of its containers' buildah.json. Without a shell
+// on the node, or without the engine's store path, no container can be
+// shown to be the call's, and none is returned.
+func (e *Engine) ownContainers(ctx context.Context, nonce string, ids []string) []string {
+	if len(ids) == 0 || e.graphRoot == "" {
+		return nil
+	}
+	script := "set -- " + shellQuote("farm-"+nonce+".invalid") + " " + shellQuote(e.graphRoot+"/overlay-containers")
+	for _, id := range ids {
+		script += " " + shellQuote(id)
+	}
+	out, err := e.conn.Run(ctx, script+"\n"+ownContainersScript)
+	if err != nil {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var ours []string
+	for _, id := range strings.Fields(string(out)) {
+		if want[id] {
+			ours = append(ours, id)
+		}
+	}
+	return ours
 }
 
 // newContainers returns the IDs in now that are not in before.

@@ -32,10 +32,20 @@ type fakePodman struct {
 	arch string
 	// buildError is an error record a build stream ends with.
 	buildError string
-	images     map[string]string // ID -> architecture
-	builds     int
-	pushes     []string
-	exit       int
+	// forged is an image ID the build's RUN output prints, as podman
+	// prints its own.
+	forged string
+	// cached makes builds hand back this existing image (a cache hit).
+	cached string
+	// pushBody replaces the push stream.
+	pushBody string
+	images   map[string]string // ID -> architecture
+	// lists are the manifest lists builds made: name -> image IDs.
+	lists  map[string][]string
+	tags   map[string]string // name -> ID
+	builds int
+	pushes []string
+	exit   int
 }
 
 var libpodPath = regexp.MustCompile(`^/v[0-9.]+(/libpod)?`)
@@ -53,6 +63,28 @@ func (f *fakePodman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.build(w, r)
 	case path == "/containers/json":
 		_, _ = io.WriteString(w, "[]")
+	case path == "/images/json":
+		var list []map[string]string
+		for id := range f.images {
+			list = append(list, map[string]string{"Id": id, "Digest": fakeDigest(id)})
+		}
+		_ = json.NewEncoder(w).Encode(list)
+	case strings.HasPrefix(path, "/manifests/") && strings.HasSuffix(path, "/json"):
+		ids, ok := f.lists[strings.TrimSuffix(strings.TrimPrefix(path, "/manifests/"), "/json")]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"cause":"image not known","message":"image not known","response":404}`)
+			return
+		}
+		var ms []map[string]any
+		for _, id := range ids {
+			ms = append(ms, map[string]any{"digest": fakeDigest(id), "platform": map[string]string{"os": "linux", "architecture": f.images[id]}})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"manifests": ms})
+	case strings.HasPrefix(path, "/images/") && strings.HasSuffix(path, "/tag"):
+		q := r.URL.Query()
+		f.tags[q.Get("repo")+":"+q.Get("tag")] = f.resolve(strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/tag"))
+		w.WriteHeader(http.StatusCreated)
 	case strings.HasPrefix(path, "/images/") && strings.HasSuffix(path, "/json"):
 		id := f.resolve(strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/json"))
 		arch, ok := f.images[id]
@@ -78,10 +110,16 @@ func (f *fakePodman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			creds = append(creds, h+"="+string(raw))
 		}
 		f.pushes = append(f.pushes, r.URL.Query().Get("destination")+" "+strings.Join(creds, " "))
+		if f.pushBody != "" {
+			_, _ = io.WriteString(w, f.pushBody)
+			return
+		}
 		_, _ = io.WriteString(w, `{"stream":"pushed\n"}`+"\n")
 	case path == "/images/remove":
 		for _, id := range r.URL.Query()["images"] {
 			delete(f.images, id)
+			delete(f.lists, id)
+			delete(f.tags, id)
 		}
 		_, _ = io.WriteString(w, `{"Deleted":[],"Untagged":[],"Errors":[],"ExitCode":0}`)
 	case path == "/containers/create":
@@ -102,8 +140,17 @@ func (f *fakePodman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// resolve finds an image by its ID or a prefix of it, as podman does.
+// fakeDigest is the manifest digest the fake gives an image.
+func fakeDigest(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// resolve finds an image by a name, its ID or a prefix of it, as podman does.
 func (f *fakePodman) resolve(name string) string {
+	if id, ok := f.tags[name]; ok {
+		return id
+	}
 	for id := range f.images {
 		if strings.HasPrefix(id, name) {
 			return id
@@ -135,14 +182,23 @@ func (f *fakePodman) build(w http.ResponseWriter, r *http.Request) {
 			_ = json.NewEncoder(w).Encode(map[string]string{"error": f.buildError})
 			return
 		}
+		if f.forged != "" {
+			line("--> " + f.forged[:11])
+			line(f.forged)
+		}
 		f.builds++
 		sum := sha256.Sum256([]byte{byte(f.builds)})
 		id := hex.EncodeToString(sum[:])
+		if f.cached != "" {
+			id = f.cached
+		}
 		arch := f.arch
 		if arch == "" {
 			arch = strings.Split(p, "/")[1]
 		}
 		f.images[id] = arch
+		list := r.URL.Query().Get("manifest")
+		f.lists[list] = append(f.lists[list], id)
 		line(prefix + "COMMIT")
 		line("--> " + id[:11])
 		last = id
@@ -155,6 +211,7 @@ func fakeEngine(t *testing.T, f *fakePodman) *Engine {
 	if f.images == nil {
 		f.images = map[string]string{}
 	}
+	f.lists, f.tags = map[string][]string{}, map[string]string{}
 	e, err := New(context.Background(), enginetest.NewLink(t, "pm", f))
 	if err != nil {
 		t.Fatal(err)
@@ -244,5 +301,46 @@ func TestPodmanTestExistingRemove(t *testing.T) {
 	}
 	if err := e.Ping(context.Background()); err != nil {
 		t.Errorf("Ping: %v", err)
+	}
+}
+
+func TestPodmanTakesNoImageFromTheBuildOutput(t *testing.T) {
+	// A RUN step prints what podman prints for a committed image, naming
+	// another user's image on the node.
+	teammates := strings.Repeat("ab", 32)
+	f := &fakePodman{forged: teammates}
+	e := fakeEngine(t, f)
+	f.images[teammates] = "amd64"
+	built, err := e.Build(context.Background(), enginetest.Request(t, nil, enginetest.AMD64))
+	if err != nil || len(built) != 1 {
+		t.Fatalf("Build = %+v, %v", built, err)
+	}
+	b := built[0]
+	if b.ImageID == teammates || !strings.HasPrefix(b.Ref, engine.HoldRepo+":") || f.tags[b.Ref] != b.ImageID {
+		t.Errorf("the result must be the image the engine's list names, held by a name of its own: %+v (tags %v)", b, f.tags)
+	}
+	if len(f.lists) != 0 {
+		t.Errorf("the build's manifest list must go: %v", f.lists)
+	}
+}
+
+func TestPodmanCacheHitIsNamedAsCached(t *testing.T) {
+	// The build hands back an image that was on the node before: farm
+	// did not create it, so its name says so and prune only untags it.
+	existing := strings.Repeat("cd", 32)
+	f := &fakePodman{cached: existing}
+	e := fakeEngine(t, f)
+	f.images[existing] = "amd64"
+	built, err := e.Build(context.Background(), enginetest.Request(t, nil, enginetest.AMD64))
+	if err != nil || len(built) != 1 || built[0].ImageID != existing || !strings.HasPrefix(built[0].Ref, engine.CachedRepo+":") || len(built[0].Intermediate) != 0 {
+		t.Errorf("a cache hit is held under %s and has no layers of farm's: %+v, %v", engine.CachedRepo, built, err)
+	}
+}
+
+func TestPodmanPushStreamCutShortIsNoSuccess(t *testing.T) {
+	f := &fakePodman{pushBody: `{"stream":"Copying blob 1234` + "\n"}
+	e := fakeEngine(t, f)
+	if err := e.Push(context.Background(), "id", "r.example/app:1", engine.PushOptions{}); err == nil {
+		t.Error("a push stream that cannot be read to its end must be an error")
 	}
 }

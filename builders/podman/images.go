@@ -1,0 +1,130 @@
+package podman
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/bindings/images"
+	imagetypes "go.podman.io/image/v5/types"
+
+	"github.com/farmbuild/farm/engine"
+)
+
+// Push pushes an image to a registry reference with the credentials of
+// that one registry only.
+func (e *Engine) Push(ctx context.Context, imageID, ref string, o engine.PushOptions) error {
+	if o.Username == "" {
+		return e.pushAnonymous(ctx, imageID, ref, o)
+	}
+	opts := new(images.PushOptions).WithQuiet(true).WithUsername(o.Username).WithPassword(o.Password)
+	if o.TLSVerify != nil {
+		opts = opts.WithSkipTLSVerify(!*o.TLSVerify)
+	}
+	if f := pushFormat(o.Format); f != "" {
+		opts = opts.WithFormat(f)
+	}
+	if err := images.Push(e.ctx(ctx), imageID, ref, opts); err != nil {
+		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
+	}
+	return nil
+}
+
+func pushFormat(f string) string {
+	switch f {
+	case "oci":
+		return "oci"
+	case "docker":
+		return "v2s2"
+	}
+	return ""
+}
+
+// pushAnonymous pushes without credentials. The bindings, given no
+// username, would gather every credential the client has (helpers
+// included); this sends an explicitly empty one instead.
+func (e *Engine) pushAnonymous(ctx context.Context, imageID, ref string, o engine.PushOptions) error {
+	conn, err := bindings.GetClient(e.values)
+	if err != nil {
+		return err
+	}
+	empty, _ := json.Marshal(imagetypes.DockerAuthConfig{})
+	header := http.Header{"X-Registry-Auth": []string{base64.URLEncoding.EncodeToString(empty)}}
+	params := url.Values{"destination": {ref}, "quiet": {"true"}}
+	if o.TLSVerify != nil && !*o.TLSVerify {
+		params.Set("tlsVerify", "false")
+	}
+	if f := pushFormat(o.Format); f != "" {
+		params.Set("format", f)
+	}
+	resp, err := conn.DoRequest(e.ctx(ctx), nil, http.MethodPost, "/images/%s/push", params, header, imageID)
+	if err != nil {
+		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return fmt.Errorf("push on %s: %s: %s", e.conn.Node(), resp.Status, strings.TrimSpace(string(body)))
+	}
+	// Errors can also come inside a successful stream, which must be read
+	// to its end: a stream cut short is no success.
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var m struct {
+			Error string `json:"error"`
+		}
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("push on %s: the engine's answer cannot be read: %w", e.conn.Node(), err)
+		}
+		if m.Error != "" {
+			return fmt.Errorf("push on %s: %s", e.conn.Node(), m.Error)
+		}
+	}
+}
+
+// Export writes the image as an OCI archive.
+func (e *Engine) Export(ctx context.Context, imageID string, w io.Writer) error {
+	format := "oci-archive"
+	if err := images.Export(e.ctx(ctx), []string{imageID}, w, &images.ExportOptions{Format: &format}); err != nil {
+		return fmt.Errorf("export from %s: %w", e.conn.Node(), err)
+	}
+	return nil
+}
+
+// Remove drops farm's names and removes the layer images farm created,
+// never forcing (see engine.Builder): a name in engine.CachedRepo is only
+// untagged; another name goes with its image unless something else still
+// uses the image. Images already gone are no error.
+func (e *Engine) Remove(ctx context.Context, refs []string) error {
+	var remove []string
+	var real []error
+	for _, ref := range refs {
+		repo, tag, ok := strings.Cut(ref, ":")
+		if !ok || repo != engine.CachedRepo {
+			remove = append(remove, ref)
+			continue
+		}
+		if err := images.Untag(e.ctx(ctx), ref, tag, repo, nil); err != nil && !strings.Contains(err.Error(), "image not known") {
+			real = append(real, err)
+		}
+	}
+	if len(remove) > 0 {
+		ignore := true
+		_, errs := images.Remove(e.ctx(ctx), remove, &images.RemoveOptions{Ignore: &ignore})
+		for _, err := range errs {
+			if err != nil && !strings.Contains(err.Error(), "image is in use") && !strings.Contains(err.Error(), "dependent children") {
+				real = append(real, err)
+			}
+		}
+	}
+	return errors.Join(real...)
+}

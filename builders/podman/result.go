@@ -1,0 +1,184 @@
+package podman
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/bindings/images"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/farmbuild/farm/engine"
+	"github.com/farmbuild/farm/platform"
+)
+
+// A build's output is text that its RUN steps can print too, so farm
+// never takes an image ID from it. Each build call gets a nonce: podman
+// adds every platform's image to a manifest list named by it (--manifest),
+// and the images are found through that list and the engine's image
+// list, both API data. The nonce also marks the build's working
+// containers (see buildMarker), so that canceling touches only them.
+
+// newNonce returns 16 random hex digits.
+func newNonce() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// listName is the manifest list a build call adds its images to.
+func listName(nonce string) string {
+	return engine.HoldRepo + ":" + nonce + "-list"
+}
+
+// buildMarker is the extra host entry (--add-host) that marks a build's
+// working containers: buildah keeps it in each container's buildah.json,
+// and it changes neither the image nor the layer cache's keys.
+func buildMarker(nonce string) string {
+	return "farm-" + nonce + ".invalid:127.0.0.1"
+}
+
+// storedImage is what farm reads of an image in the node's store.
+type storedImage struct {
+	ID     string
+	Digest string
+}
+
+// imageIDs lists every image in the node's store (layer images included):
+// by ID, and by manifest digest.
+func (e *Engine) imageIDs(ctx context.Context) (map[string]bool, map[string]string, error) {
+	all := true
+	list, err := images.List(e.ctx(ctx), &images.ListOptions{All: &all})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing images on %s: %w", e.conn.Node(), err)
+	}
+	ids, byDigest := map[string]bool{}, map[string]string{}
+	for _, img := range list {
+		ids[img.ID] = true
+		if img.Digest != "" {
+			byDigest[img.Digest] = img.ID
+		}
+	}
+	return ids, byDigest, nil
+}
+
+// listInstance is one image of a manifest list.
+type listInstance struct {
+	Digest   string `json:"digest"`
+	Platform struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+		Variant      string `json:"variant"`
+	} `json:"platform"`
+}
+
+// listInstances reads the manifest list a build call made; a list that
+// does not exist (the build failed before its first image) has none. The
+// request carries no credentials: the bindings' Inspect would send the
+// client's.
+func (e *Engine) listInstances(ctx context.Context, name string) ([]listInstance, error) {
+	conn, err := bindings.GetClient(e.values)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := conn.DoRequest(e.ctx(ctx), nil, http.MethodGet, "/manifests/%s/json", url.Values{}, nil, name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the build's list on %s: %w", e.conn.Node(), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading the build's list on %s: %w", e.conn.Node(), err)
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("reading the build's list on %s: %s", e.conn.Node(), resp.Status)
+	}
+	var list struct {
+		Manifests []listInstance `json:"manifests"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("reading the build's list on %s: %w", e.conn.Node(), err)
+	}
+	return list.Manifests, nil
+}
+
+// builtImages returns, per requested platform, the ID of the image the
+// build call added to its list ("" when it has none of that platform),
+// and the platforms of images in the list that no request asked for (what
+// podman 4's layer cache hands back for FROM scratch); the list is
+// removed (the images stay).
+func (e *Engine) builtImages(ctx context.Context, nonce string, want []ocispec.Platform) ([]string, []string, error) {
+	ctx = context.WithoutCancel(ctx)
+	ids := make([]string, len(want))
+	name := listName(nonce)
+	defer func() { _, _ = images.Remove(e.ctx(ctx), []string{name}, new(images.RemoveOptions).WithIgnore(true)) }()
+	instances, err := e.listInstances(ctx, name)
+	if err != nil || len(instances) == 0 {
+		return ids, nil, err
+	}
+	_, byDigest, err := e.imageIDs(ctx)
+	if err != nil {
+		return ids, nil, err
+	}
+	var stray []string
+	for _, in := range instances {
+		got := platform.Format(platform.FromEngine(in.Platform.OS, in.Platform.Architecture, in.Platform.Variant))
+		matched := false
+		for i, p := range want {
+			if got == platform.Format(p) {
+				ids[i], matched = byDigest[in.Digest], true
+			}
+		}
+		if !matched {
+			stray = append(stray, got)
+		}
+	}
+	return ids, stray, nil
+}
+
+// hold names image id for this build: in HoldRepo when the build created
+// it (it was not in before), else in CachedRepo. It returns the name and
+// the layer images the build created under it.
+func (e *Engine) hold(ctx context.Context, id, nonce string, p ocispec.Platform, before map[string]bool) (string, []string, error) {
+	repo := engine.HoldRepo
+	if before[id] {
+		repo = engine.CachedRepo
+	}
+	tag := nonce + "-" + platform.Slug(p)
+	if err := images.Tag(e.ctx(ctx), id, tag, repo, nil); err != nil {
+		return "", nil, fmt.Errorf("naming the built image on %s: %w", e.conn.Node(), err)
+	}
+	if before[id] {
+		return repo + ":" + tag, nil, nil
+	}
+	return repo + ":" + tag, e.createdLayers(ctx, id, before), nil
+}
+
+// createdLayers follows the image's parent links down to the first layer
+// image that was there before the build (or one with a name, or one that
+// cannot be read): the layer images the build created.
+func (e *Engine) createdLayers(ctx context.Context, id string, before map[string]bool) []string {
+	var out []string
+	for range 256 {
+		img, err := images.GetImage(e.ctx(ctx), id, nil)
+		if err != nil || img.Parent == "" || before[img.Parent] {
+			return out
+		}
+		parent, err := images.GetImage(e.ctx(ctx), img.Parent, nil)
+		if err != nil || len(parent.RepoTags) > 0 {
+			return out
+		}
+		out = append(out, parent.ID)
+		id = parent.ID
+	}
+	return out
+}
