@@ -238,9 +238,9 @@ func runLogs(ctx context.Context, ro *rootOptions, opts *logsOptions, id string,
 	return nil
 }
 
-// copyLog prints a platform's log; with follow it keeps printing what is
-// appended until the build is no longer running.
-func copyLog(ctx context.Context, rec *records.Records, id, platform string, follow bool, w io.Writer) error {
+// copyLog prints a platform's log, sanitized; with follow it keeps
+// printing what is appended until the build is no longer running.
+func copyLog(ctx context.Context, rec *records.Records, id, platform string, follow bool, out io.Writer) error {
 	path := rec.LogFile(id, platform)
 	var f *os.File
 	for {
@@ -256,13 +256,16 @@ func copyLog(ctx context.Context, rec *records.Records, id, platform string, fol
 		}
 	}
 	defer f.Close()
+	w := newSafeLineWriter(out)
 	for {
 		if _, err := io.Copy(w, f); err != nil {
 			return err
 		}
 		if !follow || !running(rec, id) {
-			_, err := io.Copy(w, f)
-			return err
+			if _, err := io.Copy(w, f); err != nil {
+				return err
+			}
+			return w.Flush()
 		}
 		if err := sleepCtx(ctx, 300*time.Millisecond); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/logline"
 )
 
 // newProgress returns the renderer of a --progress mode. auto means tty
@@ -42,30 +43,34 @@ type progressRenderer interface {
 	done(*farm.BuildResult, error) bool
 }
 
+// shown is a line of build output or an error, which come from nodes, as
+// it may be printed: cut at logline.MaxLine, without control characters.
+func shown(s string) string { return logline.Sanitize(logline.Cut(s, logline.MaxLine)) }
+
 // plainProgress prints each output line with a [platform@node] prefix,
 // and phase changes worth knowing.
 type plainProgress struct{ w io.Writer }
 
 func (p *plainProgress) event(e farm.Event) {
-	prefix := e.Node
+	prefix := shown(e.Node)
 	if e.Platform != "" {
-		prefix = e.Platform + "@" + e.Node
+		prefix = shown(e.Platform) + "@" + prefix
 	}
 	switch {
 	case e.Type == "log":
-		fmt.Fprintf(p.w, "[%s] %s\n", prefix, e.Line)
+		fmt.Fprintf(p.w, "[%s] %s\n", prefix, shown(e.Line))
 	case e.Phase == "rescheduled" || e.Phase == "retrying":
-		fmt.Fprintf(p.w, "[%s] %s: %s\n", prefix, e.Phase, e.Error)
+		fmt.Fprintf(p.w, "[%s] %s: %s\n", prefix, e.Phase, shown(e.Error))
 	case e.Phase == "storing":
 		fmt.Fprintf(p.w, "storing the result (%s)\n", e.Output)
 	case e.Phase == "fetched":
 		fmt.Fprintf(p.w, "[%s] fetched %s (%s/s)\n", prefix, humanBytes(e.Bytes), humanBytes(int64(e.Rate)))
 	case e.Phase == "pushed":
-		fmt.Fprintf(p.w, "[%s] pushed %s\n", prefix, e.Line)
+		fmt.Fprintf(p.w, "[%s] pushed %s\n", prefix, shown(e.Line))
 	case e.Phase == "testing":
-		fmt.Fprintf(p.w, "[%s] testing: %s\n", prefix, e.Line)
+		fmt.Fprintf(p.w, "[%s] testing: %s\n", prefix, shown(e.Line))
 	case e.Phase == "test-failed":
-		fmt.Fprintf(p.w, "[%s] TEST FAILED: %s\n", prefix, e.Error)
+		fmt.Fprintf(p.w, "[%s] TEST FAILED: %s\n", prefix, shown(e.Error))
 	}
 }
 
@@ -85,9 +90,13 @@ func (p *jsonProgress) done(res *farm.BuildResult, err error) bool {
 	return true
 }
 
+// ttyLines is how many of its last output lines the tty view keeps per
+// platform, to show when it fails.
+const ttyLines = 200
+
 // ttyProgress keeps one live line per platform (node, native or emulated,
-// phase, step, elapsed time), redrawn in place, and prints the full output
-// of failed platforms at the end.
+// phase, step, elapsed time), redrawn in place, and prints the last
+// ttyLines lines of output of failed platforms at the end.
 type ttyProgress struct {
 	w       io.Writer
 	mu      sync.Mutex
@@ -105,7 +114,7 @@ type ttyRow struct {
 	bytes                 int64
 	rate                  float64
 	started, ended        time.Time
-	log                   []string
+	log                   *logline.Tail
 }
 
 func newTTYProgress(w io.Writer) *ttyProgress {
@@ -142,7 +151,7 @@ func (p *ttyProgress) event(e farm.Event) {
 	}
 	r := p.rows[e.Platform]
 	if r == nil {
-		r = &ttyRow{platform: e.Platform}
+		r = &ttyRow{platform: e.Platform, log: logline.NewTail(ttyLines)}
 		p.rows[e.Platform] = r
 	}
 	if e.Node != "" {
@@ -158,20 +167,23 @@ func (p *ttyProgress) event(e farm.Event) {
 		}
 		switch e.Phase {
 		case "building":
-			r.started, r.ended, r.log = e.Time, time.Time{}, nil
+			r.started, r.ended = e.Time, time.Time{}
+			r.log.Reset()
 		case "done", "failed", "canceled", "test-failed":
 			r.ended = e.Time
 			if e.Error != "" {
-				r.log = append(r.log, "ERROR: "+e.Error)
+				r.log.Add("ERROR: " + shown(e.Error))
 			}
 		case "fetching", "fetched":
 			r.bytes, r.rate = e.Bytes, e.Rate
 		}
 	case "log":
-		r.log = append(r.log, e.Line)
-		if e.Step > 0 {
-			r.step, r.steps = e.Step, e.Steps
+		r.log.Add(shown(e.Line))
+		if e.Step <= 0 || (e.Step == r.step && e.Steps == r.steps) {
+			// The ticker redraws: a flood of lines costs no terminal writes.
+			return
 		}
+		r.step, r.steps = e.Step, e.Steps
 	}
 	p.redraw()
 }
@@ -234,8 +246,11 @@ func (p *ttyProgress) done(*farm.BuildResult, error) bool {
 	sort.Strings(names)
 	for _, n := range names {
 		r := p.rows[n]
-		fmt.Fprintf(p.w, "\n--- output of %s on %s (failed) ---\n", r.platform, r.node)
-		for _, l := range r.log {
+		fmt.Fprintf(p.w, "\n--- output of %s on %s (failed) ---\n", shown(r.platform), shown(r.node))
+		if n := r.log.Dropped(); n > 0 {
+			fmt.Fprintf(p.w, "[%d earlier lines: see farm logs]\n", n)
+		}
+		for _, l := range r.log.Lines() {
 			fmt.Fprintln(p.w, l)
 		}
 	}

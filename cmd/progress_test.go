@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/farmbuild/farm/farm"
 )
@@ -108,5 +110,90 @@ func TestTTYProgressShowsBytes(t *testing.T) {
 	pp.event(farm.Event{Type: "phase", Phase: "fetched", Platform: "linux/amd64", Node: "p1", Bytes: 3 << 20, Rate: 1 << 20})
 	if plain.String() != "[linux/amd64@p1] fetched 3.0MiB (1.0MiB/s)\n" {
 		t.Errorf("plain: %q", plain.String())
+	}
+}
+
+// hostile is build output that tries to drive the terminal: set its
+// title, clear it, write to the clipboard, with raw C1 and bad UTF-8.
+const hostile = "\x1b]0;pwned\x07\x1b[2J\x1b[Hevil\x1b]52;c;ZXZpbA==\x07 \u009b31m\xff\x00"
+
+// noControls fails when s has an escape or a control character but tab
+// and newline, or invalid UTF-8.
+func noControls(t *testing.T, what, s string) {
+	t.Helper()
+	if !utf8.ValidString(s) {
+		t.Errorf("%s is not valid UTF-8: %q", what, s)
+	}
+	for _, r := range s {
+		if (r < 0x20 && r != '\t' && r != '\n') || (r >= 0x7f && r <= 0x9f) {
+			t.Errorf("%s has control %U: %q", what, r, s)
+			return
+		}
+	}
+}
+
+func TestPlainProgressSanitizesBuildOutput(t *testing.T) {
+	var buf bytes.Buffer
+	p := &plainProgress{w: &buf}
+	p.event(farm.Event{Type: "log", Platform: "linux/amd64", Node: "p1", Line: hostile})
+	p.event(farm.Event{Type: "phase", Phase: "test-failed", Platform: "linux/amd64", Node: "p1", Error: hostile})
+	p.event(farm.Event{Type: "phase", Phase: "retrying", Platform: "linux/amd64", Node: "p1", Error: "broken\n[linux/arm64@p2] forged"})
+	noControls(t, "plain output", buf.String())
+	if !strings.Contains(buf.String(), "[linux/amd64@p1] evil") || strings.Count(buf.String(), "\n") != 3 {
+		t.Errorf("plain output:\n%q", buf.String())
+	}
+}
+
+func TestTTYProgressSanitizesBuildOutput(t *testing.T) {
+	var buf bytes.Buffer
+	p := newTTYProgress(&buf)
+	p.event(farm.Event{Type: "phase", Phase: "building", Platform: "linux/amd64", Node: "p1"})
+	p.event(farm.Event{Type: "log", Platform: "linux/amd64", Node: "p1", Line: hostile})
+	p.event(farm.Event{Type: "phase", Phase: "failed", Platform: "linux/amd64", Node: "p1", Error: hostile})
+	p.done(nil, nil)
+	_, failed, ok := strings.Cut(buf.String(), "--- output of")
+	if !ok || !strings.Contains(failed, "\nevil") || !strings.Contains(failed, "ERROR: evil") {
+		t.Fatalf("tty output:\n%q", buf.String())
+	}
+	noControls(t, "the failed platform's output", failed)
+}
+
+// The tty view keeps the last ttyLines lines of each platform, not all.
+func TestTTYProgressKeepsTheLastLines(t *testing.T) {
+	var buf bytes.Buffer
+	p := newTTYProgress(&buf)
+	p.event(farm.Event{Type: "phase", Phase: "building", Platform: "linux/amd64", Node: "p1"})
+	for i := range 5000 {
+		p.event(farm.Event{Type: "log", Platform: "linux/amd64", Node: "p1", Line: fmt.Sprintf("line %d", i)})
+	}
+	p.event(farm.Event{Type: "phase", Phase: "failed", Platform: "linux/amd64", Node: "p1", Error: "exit status 1"})
+	p.done(nil, nil)
+	_, failed, _ := strings.Cut(buf.String(), "--- output of")
+	if n := strings.Count(failed, "\nline "); n != ttyLines-1 {
+		t.Errorf("the failed output has %d lines of the build, want the last %d", n, ttyLines-1)
+	}
+	if !strings.Contains(failed, "[4801 earlier lines: see farm logs]\nline 4801\n") || !strings.Contains(failed, "line 4999\nERROR: exit status 1\n") {
+		t.Errorf("failed output:\n%s", failed)
+	}
+}
+
+// countWrites counts the writes to it.
+type countWrites struct{ n int }
+
+func (c *countWrites) Write(p []byte) (int, error) { c.n++; return len(p), nil }
+
+// Lines of output do not redraw the view each (the ticker does, four
+// times a second); a new step does.
+func TestTTYProgressLinesDoNotRedraw(t *testing.T) {
+	var w countWrites
+	p := newTTYProgress(&w)
+	p.event(farm.Event{Type: "phase", Phase: "building", Platform: "linux/amd64", Node: "p1"})
+	p.event(farm.Event{Type: "log", Platform: "linux/amd64", Node: "p1", Step: 1, Steps: 2, Line: "STEP 1/2: FROM x"})
+	for range 1000 {
+		p.event(farm.Event{Type: "log", Platform: "linux/amd64", Node: "p1", Line: "output"})
+	}
+	p.done(nil, nil)
+	if w.n > 50 {
+		t.Errorf("1000 lines of output made %d writes to the terminal", w.n)
 	}
 }

@@ -3,6 +3,7 @@ package farm
 import (
 	"io"
 	"regexp"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -72,18 +73,17 @@ func (e *emitter) emit(ev Event) {
 // docker's classic ("Step 2/3 :") and BuildKit's ("[2/3] RUN") output.
 var stepLine = regexp.MustCompile(`^(?:STEP |Step |\[)(\d+)/(\d+)[]: ]`)
 
-// stepOf returns the step a line starts, or zeros.
+// stepOf returns the step a line starts, or zeros (also for numbers too
+// big for an int: the line comes from the node).
 func stepOf(line string) (int, int) {
 	m := stepLine.FindStringSubmatch(line)
 	if m == nil {
 		return 0, 0
 	}
-	n, total := 0, 0
-	for _, c := range m[1] {
-		n = n*10 + int(c-'0')
-	}
-	for _, c := range m[2] {
-		total = total*10 + int(c-'0')
+	n, err1 := strconv.Atoi(m[1])
+	total, err2 := strconv.Atoi(m[2])
+	if err1 != nil || err2 != nil {
+		return 0, 0
 	}
 	return n, total
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
+	"github.com/farmbuild/farm/logline"
 	"github.com/farmbuild/farm/platform"
 )
 
@@ -160,42 +161,37 @@ type buildMessage struct {
 	} `json:"aux"`
 }
 
-// readBuildStream forwards the build's output line by line and returns the
-// built image ID, the last step ("2/3 : RUN make") and the build's error.
+// readBuildStream forwards the build's output line by line (lines cut at
+// logline.MaxLine, "\r" ending a line) and returns the built image ID, the
+// last step ("2/3 : RUN make") and the build's error.
 func readBuildStream(r io.Reader, log func(string)) (string, string, error) {
 	dec := json.NewDecoder(r)
-	var id, step, partial string
+	var id, step string
+	lines := logline.NewSplitter(logline.MaxLine, func(line string) {
+		if strings.HasPrefix(line, "Step ") {
+			step = strings.TrimPrefix(line, "Step ")
+		}
+		log(line)
+	})
 	for {
 		var m buildMessage
 		if err := dec.Decode(&m); err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
+			lines.Flush()
 			return id, step, fmt.Errorf("reading the build stream: %w", err)
 		}
 		if m.Aux != nil && m.Aux.ID != "" {
 			id = m.Aux.ID
 		}
-		partial += m.Stream
-		for {
-			i := strings.IndexByte(partial, '\n')
-			if i < 0 {
-				break
-			}
-			line := strings.TrimRight(partial[:i], "\r")
-			partial = partial[i+1:]
-			if strings.HasPrefix(line, "Step ") {
-				step = strings.TrimPrefix(line, "Step ")
-			}
-			log(line)
-		}
+		_, _ = lines.WriteString(m.Stream)
 		if m.Error != "" {
+			lines.Flush()
 			return id, step, &errdefs.EngineError{Err: errors.New(m.Error)}
 		}
 	}
-	if partial != "" {
-		log(partial)
-	}
+	lines.Flush()
 	if id == "" {
 		return "", step, errors.New("docker reported no image")
 	}

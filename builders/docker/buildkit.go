@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/farmbuild/farm/errdefs"
+	"github.com/farmbuild/farm/logline"
 )
 
 // BuildKit reports progress as "moby.buildkit.trace" messages whose aux is
@@ -23,21 +24,24 @@ import (
 type bkVertex struct {
 	name              string
 	announced, closed bool
-	partial           string
+	// lines splits the step's output; nil until it has some.
+	lines *logline.Splitter
 }
 
 // buildkitStream turns BuildKit's stream into output lines, like
-// `docker build --progress plain`.
+// `docker build --progress plain`. Every line is cut at logline.MaxLine
+// and "\r" ends a line.
 type buildkitStream struct {
 	vertexes map[string]*bkVertex
-	log      func(string)
+	// raw gets the lines of steps' output, cut already; log cuts first.
+	raw, log func(string)
 	step     string
 }
 
 // readBuildKitStream forwards a BuildKit build's output and returns the
 // image ID, the last step started ("2/3 : RUN make") and the build error.
 func readBuildKitStream(r io.Reader, log func(string)) (string, string, error) {
-	s := &buildkitStream{vertexes: map[string]*bkVertex{}, log: log}
+	s := &buildkitStream{vertexes: map[string]*bkVertex{}, raw: log, log: func(line string) { log(logline.Cut(line, logline.MaxLine)) }}
 	dec := json.NewDecoder(r)
 	var id string
 	for {
@@ -122,9 +126,9 @@ func (s *buildkitStream) vertex(b []byte) {
 	}
 	if completed && !vx.closed {
 		vx.closed = true
-		if vx.partial != "" {
-			s.log(vx.partial)
-			vx.partial = ""
+		if vx.lines != nil {
+			vx.lines.Flush()
+			vx.lines = nil
 		}
 		switch {
 		case errMsg != "":
@@ -147,12 +151,10 @@ func (s *buildkitStream) vertexLog(b []byte) {
 		}
 	})
 	vx := s.get(digest)
-	text := vx.partial + string(msg)
-	lines := strings.Split(text, "\n")
-	vx.partial = lines[len(lines)-1]
-	for _, l := range lines[:len(lines)-1] {
-		s.log(strings.TrimRight(l, "\r"))
+	if vx.lines == nil {
+		vx.lines = logline.NewSplitter(logline.MaxLine, s.raw)
 	}
+	_, _ = vx.lines.Write(msg)
 }
 
 func (s *buildkitStream) get(digest string) *bkVertex {

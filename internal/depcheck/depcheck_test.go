@@ -17,6 +17,7 @@ const tags = "remote exclude_graphdriver_btrfs containers_image_openpgp"
 // forbidden maps a package pattern to what it must not depend on.
 var forbidden = map[string][]string{
 	"./errdefs":       {module},
+	"./logline":       {module},
 	"./platform":      {module + "containerfile", module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest", module + "schedule"},
 	"./schedule":      {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest"},
 	"./manifest":      {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm"},
