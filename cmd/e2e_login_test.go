@@ -3,6 +3,7 @@
 package cmd
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,11 +50,42 @@ func TestE2ELoginRegistry(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "containers", "auth.json")); err != nil {
 		t.Fatalf("podman login stored its credentials elsewhere: %v", err)
 	}
+	regLog := filepath.Join(theFarm.dir, "authreg", "log")
+	logStart, err := os.Stat(regLog)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if out, errOut, err := farmCLI(t, args...); err != nil {
 		t.Fatalf("a push with the credentials podman login stored: %v\n%s\n%s", err, out, errOut)
 	}
 	raw := run(t, "skopeo", "inspect", "--raw", "--tls-verify=false", "--authfile", auth, "docker://"+ref)
 	if !strings.Contains(raw, `"architecture":"arm64"`) || !strings.Contains(raw, `"architecture":"amd64"`) {
 		t.Errorf("pushed index: %s", raw)
+	}
+	// The registry saw the user's login only from farm's client: the nodes
+	// were given no credential.
+	data, err := os.ReadFile(regLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authed := 0
+	for _, line := range strings.Split(string(data[logStart.Size():]), "\n") {
+		if !strings.Contains(line, "auth.user.name=") {
+			continue
+		}
+		authed++
+		if !strings.Contains(line, `http.request.useragent="farm (client)"`) {
+			t.Errorf("a request with the user's login came from elsewhere than farm's client: %s", line)
+			break
+		}
+	}
+	if authed == 0 {
+		t.Errorf("the registry's log shows no authenticated request from the push")
+	}
+	// And the repository holds only the user's tag.
+	tags := run(t, "skopeo", "list-tags", "--tls-verify=false", "--authfile", auth, "docker://"+theFarm.authRegistry+"/"+repo)
+	var list struct{ Tags []string }
+	if err := json.Unmarshal([]byte(tags), &list); err != nil || len(list.Tags) != 1 || list.Tags[0] != "1" {
+		t.Errorf("after --push the repository must hold only the user's tags:\n%s", tags)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -90,6 +91,10 @@ type PlatformResult struct {
 	// platform (with PinBase).
 	Bases map[string]string `json:"bases,omitempty"`
 
+	// ImageRef is the name farm gave the image on its node, the only
+	// handle by which farm removes it.
+	ImageRef string `json:"imageRef,omitempty"`
+
 	platform ocispec.Platform
 	// Intermediate are the layer images the build created, for prune.
 	Intermediate []string `json:"-"`
@@ -133,6 +138,9 @@ func Build(ctx context.Context, conns []config.Connection, open engine.Opener, o
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
+	if req.Containerfile, err = stableContainerfile(req.Containerfile, tmp); err != nil {
+		return nil, err
+	}
 	cf, err := containerfile.Read(req.Containerfile, req.BuildArgs)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", req.Containerfile, err)
@@ -244,6 +252,35 @@ func prepare(opts *BuildOptions) (engine.NodeBuild, error) {
 	}
 	return req, nil
 }
+
+// stableContainerfile returns a path from which every node reads the same
+// Containerfile: path itself when it is a regular file, else (-f
+// /dev/stdin, a pipe) a copy in dir of what it holds, read once.
+func stableContainerfile(path, dir string) (string, error) {
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+		return path, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: Containerfile %s: %v", errdefs.ErrUsage, path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxContainerfile+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the Containerfile %s: %w", path, err)
+	}
+	if len(data) > maxContainerfile {
+		return "", fmt.Errorf("%w: Containerfile %s is larger than %d MiB", errdefs.ErrUsage, path, maxContainerfile>>20)
+	}
+	copied := filepath.Join(dir, "Containerfile")
+	if err := os.WriteFile(copied, data, 0o600); err != nil {
+		return "", err
+	}
+	return copied, nil
+}
+
+// maxContainerfile bounds a Containerfile read from a pipe.
+const maxContainerfile = 16 << 20
 
 // joinFailuresFirst joins the platform errors, real failures before the
 // builds that were only canceled because of them.

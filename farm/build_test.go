@@ -32,6 +32,8 @@ type testingEngine struct {
 	exit    int
 	// auth is the auth file the last build was given, as it read then.
 	auth string
+	// containerfiles are the Containerfiles the builds read.
+	containerfiles []string
 }
 
 func (e *testingEngine) Info(context.Context) (engine.EngineInfo, error) {
@@ -41,6 +43,8 @@ func (e *testingEngine) Info(context.Context) (engine.EngineInfo, error) {
 func (e *testingEngine) Build(_ context.Context, req engine.NodeBuild) ([]engine.PlatformImage, error) {
 	data, _ := os.ReadFile(req.AuthFile)
 	e.auth = string(data)
+	cf, _ := os.ReadFile(req.Containerfile)
+	e.containerfiles = append(e.containerfiles, string(cf))
 	var out []engine.PlatformImage
 	var errs []error
 	for _, p := range req.Platforms {
@@ -161,5 +165,32 @@ func TestBuildGivesNodesOnlyTheirBaseRegistrysCredentials(t *testing.T) {
 	}
 	if !strings.Contains(e.auth, "a.example") || strings.Contains(e.auth, "b.example") || strings.Contains(e.auth, "Ym9iOnBi") {
 		t.Errorf("the node got %s", e.auth)
+	}
+}
+
+func TestBuildReadsAPipedContainerfileOnce(t *testing.T) {
+	// -f /dev/stdin: the Containerfile can be read only once, and every
+	// node must build from all of it.
+	r, w, err := os.Pipe()
+	must(t, err)
+	defer r.Close()
+	const text = "FROM scratch\nCOPY . /\n"
+	_, _ = w.WriteString(text)
+	w.Close()
+	e := &testingEngine{fakeBuilder: fakeBuilder{name: "n"}}
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "Containerfile"), []byte("FROM other\n"), 0o644))
+	var stored []string
+	open := func(context.Context, engine.Link) (engine.Builder, error) { return e, nil }
+	_, err = Build(context.Background(), []config.Connection{{Name: "n", URI: "unix:///nonexistent/n.sock"}}, open, BuildOptions{
+		ContextDir: dir, Containerfile: fmt.Sprintf("/proc/self/fd/%d", r.Fd()), Platforms: []ocispec.Platform{amd64, arm64},
+		Tags: []string{"x:1"}, Output: recordingOutput{stored: &stored}, KeepGoing: true})
+	if err != nil || len(e.containerfiles) == 0 {
+		t.Fatalf("Build: %v (%d builds)", err, len(e.containerfiles))
+	}
+	for _, cf := range e.containerfiles {
+		if cf != text {
+			t.Errorf("a node read %q, want the piped Containerfile %q", cf, text)
+		}
 	}
 }

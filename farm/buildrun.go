@@ -149,7 +149,7 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 		for _, b := range built {
 			if platform.Format(b.Platform) == d.jobs[i].Platform {
 				d.jobs[i].ImageID, d.images[i], d.built[i] = b.ImageID, imageOf(n, b, d.opts, d.events), n
-				d.jobs[i].Intermediate = b.Intermediate
+				d.jobs[i].Intermediate, d.jobs[i].ImageRef = b.Intermediate, b.Ref
 			}
 		}
 		if d.jobs[i].ImageID == "" {

@@ -61,12 +61,21 @@ func layoutNames(tags []string) (string, string) {
 	return "latest", ""
 }
 
-// cleanupNodes removes the images this build left on the nodes.
+// cleanupNodes removes what this build left on the nodes: the names it
+// gave its images, then the layer images it created, never forcing
+// (engine.Builder.Remove), so what others use stays.
 func cleanupNodes(ctx context.Context, d *dispatcher, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+	defer cancel()
 	byNode := map[*Node][]string{}
 	for i, p := range d.jobs {
-		if p.ImageID != "" && d.built[i] != nil {
-			byNode[d.built[i]] = append(byNode[d.built[i]], p.ImageID)
+		if p.ImageRef != "" && d.built[i] != nil {
+			byNode[d.built[i]] = append(byNode[d.built[i]], p.ImageRef)
+		}
+	}
+	for i, p := range d.jobs {
+		if p.ImageRef != "" && d.built[i] != nil {
+			byNode[d.built[i]] = append(byNode[d.built[i]], p.Intermediate...)
 		}
 	}
 	for n, ids := range byNode {
@@ -75,6 +84,9 @@ func cleanupNodes(ctx context.Context, d *dispatcher, log *slog.Logger) {
 		}
 	}
 }
+
+// cleanupTimeout bounds --cleanup on all nodes.
+const cleanupTimeout = 2 * time.Minute
 
 // platformTimer measures each platform from its first to its last output line.
 type platformTimer struct {

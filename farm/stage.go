@@ -114,6 +114,7 @@ func (s *stager) close() {
 	for _, sn := range s.nodes {
 		sn.ln.Close()
 	}
+	_ = s.server.Close()
 }
 
 // countingListener counts the bytes read from its connections.

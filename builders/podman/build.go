@@ -86,7 +86,7 @@ type buildCall struct {
 func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild) buildCall {
 	n := len(req.Platforms)
 	call := buildCall{nonce: newNonce(), ids: make([]string, n), steps: make([]string, n)}
-	opts, err := buildOptions(req, call.nonce)
+	opts, err := buildOptions(req, call.nonce, e.dir)
 	if err == nil {
 		call.before, _, err = e.imageIDs(ctx)
 	}
@@ -198,8 +198,9 @@ func (e *Engine) checkPlatform(ctx context.Context, id string, want ocispec.Plat
 }
 
 // buildOptions turns a request into the bindings' options; nonce names
-// the call's manifest list and marks its containers.
-func buildOptions(req engine.NodeBuild, nonce string) (types.BuildOptions, error) {
+// the call's manifest list and marks its containers; private is a
+// directory only this user can write to.
+func buildOptions(req engine.NodeBuild, nonce, private string) (types.BuildOptions, error) {
 	var opts types.BuildOptions
 	opts.ContextDirectory = req.ContextDir
 	opts.Excludes = req.Excludes
@@ -256,9 +257,12 @@ func buildOptions(req engine.NodeBuild, nonce string) (types.BuildOptions, error
 	opts.CommonBuildOpts = &define.CommonBuildOptions{Secrets: req.Secrets, AddHost: []string{buildMarker(nonce)}}
 	// An explicit (possibly empty) auth file and no registries.conf (so no
 	// credential helpers) keep the bindings from sending every credential
-	// the client has: the node gets exactly the auth file's.
+	// the client has: the node gets exactly the auth file's. The (absent)
+	// drop-in directory is in a private one: in a shared temporary
+	// directory another user could create it first, with helpers of
+	// their choosing.
 	opts.SystemContext = &imagetypes.SystemContext{AuthFilePath: req.AuthFile,
-		SystemRegistriesConfPath: os.DevNull, SystemRegistriesConfDirPath: filepath.Join(os.TempDir(), "farm-no-registries.d")}
+		SystemRegistriesConfPath: os.DevNull, SystemRegistriesConfDirPath: filepath.Join(private, "no-registries.d")}
 	if req.TLSVerify != nil && !*req.TLSVerify {
 		opts.SystemContext.DockerInsecureSkipTLSVerify = imagetypes.OptionalBoolTrue
 	}

@@ -5,6 +5,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/farmbuild/farm/logline"
 	"github.com/farmbuild/farm/platform"
 )
 
@@ -20,7 +21,7 @@ type buildTracker struct {
 	log       func(*ocispec.Platform, string)
 	cur       int
 	steps     []string
-	partial   []byte
+	split     *logline.Splitter
 }
 
 func newBuildTracker(platforms []ocispec.Platform, log func(*ocispec.Platform, string)) *buildTracker {
@@ -29,29 +30,18 @@ func newBuildTracker(platforms []ocispec.Platform, log func(*ocispec.Platform, s
 	if n == 1 {
 		t.cur = 0
 	}
+	t.split = logline.NewSplitter(logline.MaxLine, t.line)
 	return t
 }
 
-// Write splits the stream into lines.
+// Write splits the stream into lines, each cut at logline.MaxLine.
 func (t *buildTracker) Write(p []byte) (int, error) {
-	t.partial = append(t.partial, p...)
-	for {
-		i := strings.IndexByte(string(t.partial), '\n')
-		if i < 0 {
-			break
-		}
-		t.line(strings.TrimRight(string(t.partial[:i]), "\r"))
-		t.partial = t.partial[i+1:]
-	}
-	return len(p), nil
+	return t.split.Write(p)
 }
 
 // Flush handles a last line without a newline.
 func (t *buildTracker) Flush() {
-	if len(t.partial) > 0 {
-		t.line(string(t.partial))
-		t.partial = nil
-	}
+	t.split.Flush()
 }
 
 func (t *buildTracker) line(s string) {

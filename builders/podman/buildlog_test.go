@@ -93,3 +93,18 @@ func TestBuildTracker(t *testing.T) {
 		})
 	}
 }
+
+func TestBuildTrackerCutsLongLines(t *testing.T) {
+	var longest int
+	tr := newBuildTracker([]ocispec.Platform{platforms.MustParse("linux/amd64")}, func(_ *ocispec.Platform, line string) {
+		longest = max(longest, len(line))
+	})
+	chunk := []byte(strings.Repeat("x", 1<<16))
+	for range 128 { // 8 MiB without a newline
+		_, _ = tr.Write(chunk)
+	}
+	tr.Flush()
+	if longest == 0 || longest > 65<<10 {
+		t.Errorf("a line without an end must be cut at about 64 KiB, got %d bytes", longest)
+	}
+}

@@ -344,3 +344,18 @@ func TestPodmanPushStreamCutShortIsNoSuccess(t *testing.T) {
 		t.Error("a push stream that cannot be read to its end must be an error")
 	}
 }
+
+func TestPodmanRegistriesDropInsAreInAPrivateDirectory(t *testing.T) {
+	// Another local user could create a fixed path in the shared temporary
+	// directory first, and choose the credential helpers the bindings run.
+	e := fakeEngine(t, &fakePodman{})
+	opts, err := buildOptions(enginetest.Request(t, nil, enginetest.AMD64), "n", e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropIns := opts.SystemContext.SystemRegistriesConfDirPath
+	st, err := os.Stat(filepath.Dir(dropIns))
+	if err != nil || st.Mode().Perm() != 0o700 || filepath.Dir(dropIns) == filepath.Clean(os.TempDir()) {
+		t.Errorf("registries.d drop-ins at %s: the directory must be private (%v, %v)", dropIns, st.Mode(), err)
+	}
+}
