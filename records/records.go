@@ -14,8 +14,16 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
+	sqlite "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// busyTimeout is how long a statement waits for another farm process's
+// lock on the database before it fails (a variable for the tests).
+var busyTimeout = 5 * time.Second
+
+// errIntegrity means SQLite's own check found the database damaged.
+var errIntegrity = errors.New("integrity check failed")
 
 // Records is farm's build history: an embedded SQLite database (pure Go)
 // and one complete log file per platform, in the directory the caller
@@ -74,7 +82,8 @@ CREATE TABLE IF NOT EXISTS platforms (
 
 // Open opens (or creates) the records in dir (builds.db and logs/). A
 // damaged database is moved aside, not emptied, and reported through the
-// returned warning.
+// returned warning; a database another farm holds locked for longer than
+// the busy timeout is an error, never damage.
 func Open(dir string) (*Records, string, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return nil, "", err
@@ -84,6 +93,9 @@ func Open(dir string) (*Records, string, error) {
 	if err == nil {
 		r.dir = dir
 		return r, "", nil
+	}
+	if !damaged(err) {
+		return nil, "", fmt.Errorf("opening the build records %s: %w", path, err)
 	}
 	aside := path + ".damaged-" + time.Now().UTC().Format("20060102T150405")
 	if rerr := os.Rename(path, aside); rerr != nil {
@@ -98,8 +110,22 @@ func Open(dir string) (*Records, string, error) {
 	return r, warning, nil
 }
 
+// damaged reports whether err says the file is not a sound SQLite
+// database, as opposed to locked, unreadable or out of space.
+func damaged(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff { // the primary result code
+		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+			return true
+		}
+	}
+	return errors.Is(err, errIntegrity)
+}
+
 func openDB(path string) (*Records, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)")
+	dsn := fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", path, busyTimeout.Milliseconds())
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +145,7 @@ func openDB(path string) (*Records, error) {
 	if err := db.QueryRow("PRAGMA quick_check").Scan(&ok); err != nil || ok != "ok" {
 		db.Close()
 		if err == nil {
-			err = errors.New(ok)
+			err = fmt.Errorf("%w: %s", errIntegrity, ok)
 		}
 		return nil, fmt.Errorf("integrity check: %w", err)
 	}
