@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/user"
 	"strings"
 	"time"
@@ -21,13 +22,18 @@ type buildRecorder struct {
 	rec    *records.Records
 	id     string
 	logger *slog.Logger
+	// building is each platform's current attempt: its "building" event.
+	building map[string]farm.Event
+	// rowFailed and logFailed are set once writing a platform's row or
+	// log failed: each is warned about once.
+	rowFailed, logFailed bool
 }
 
 // startRecording opens the records and records the start of a build.
 func startRecording(cmd *cobra.Command, farmName, output string, logger *slog.Logger) *buildRecorder {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	r := &buildRecorder{id: hex.EncodeToString(b), logger: logger}
+	r := &buildRecorder{id: hex.EncodeToString(b), logger: logger, building: map[string]farm.Event{}}
 	rec, warning, err := openRecordsIn()
 	if warning != "" {
 		logger.Warn(warning)
@@ -41,7 +47,14 @@ func startRecording(cmd *cobra.Command, farmName, output string, logger *slog.Lo
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	if err := rec.Start(records.BuildRecord{ID: r.id, Started: time.Now(), User: name, Args: invocation(cmd), Farm: farmName, Output: output}); err != nil {
+	// Who runs the build: should this process die without finishing it,
+	// the records see it is gone instead of keeping the build running.
+	owner, err := records.ProcessOwner(os.Getpid())
+	if err != nil {
+		logger.Debug("the build is recorded without its process: it cannot be found interrupted", "error", err)
+	}
+	if err := rec.Start(records.BuildRecord{ID: r.id, Started: time.Now(), User: name, Args: invocation(cmd), Farm: farmName,
+		Output: output, Owner: owner}); err != nil {
 		logger.Warn("not recording this build", "error", err)
 		rec.Close()
 		r.rec = nil
@@ -49,7 +62,8 @@ func startRecording(cmd *cobra.Command, farmName, output string, logger *slog.Lo
 	return r
 }
 
-// invocation reconstructs the command line from the parsed flags.
+// invocation reconstructs the command line from the parsed flags; the
+// records redact it (records.RedactArgs).
 func invocation(cmd *cobra.Command) []string {
 	args := strings.Fields(cmd.CommandPath())[1:]
 	cmd.Flags().Visit(func(f *pflag.Flag) {
@@ -64,11 +78,13 @@ func invocation(cmd *cobra.Command) []string {
 	return append(args, cmd.Flags().Args()...)
 }
 
-// event keeps each platform's output, and what happened to it, in its log.
+// event keeps each platform's output, and what happened to it, in its log,
+// and writes the platform's row as it starts building and as it ends.
 func (r *buildRecorder) event(e farm.Event) {
 	if r.rec == nil || e.Platform == "" {
 		return
 	}
+	r.platformRow(e)
 	line := e.Line
 	switch {
 	case e.Type == "log":
@@ -79,10 +95,43 @@ func (r *buildRecorder) event(e farm.Event) {
 	default:
 		return
 	}
+	if r.logFailed {
+		return
+	}
 	if err := r.rec.Log(r.id, e.Platform, line); err != nil {
+		// The log stops here; the outcome is still recorded.
 		r.logger.Warn("could not write the build log", "error", err)
-		r.rec.Close()
-		r.rec = nil
+		r.logFailed = true
+	}
+}
+
+// platformRow writes the row of a platform that starts building, is done
+// or failed, so that a build killed before it finishes keeps it.
+func (r *buildRecorder) platformRow(e farm.Event) {
+	if e.Type != "phase" {
+		return
+	}
+	p := records.PlatformRecord{Platform: e.Platform, Node: e.Node, Emulated: e.Emulated}
+	switch e.Phase {
+	case "building":
+		r.building[e.Platform] = e
+		p.Result = "running"
+	case "done":
+		p.Result = "success"
+	case "failed", "canceled":
+		p.Result, p.Error = "failed", e.Error
+	default:
+		return
+	}
+	if b, ok := r.building[e.Platform]; ok {
+		p.Attempts = b.Attempt
+		if e.Phase != "building" {
+			p.Seconds = e.Time.Sub(b.Time).Seconds()
+		}
+	}
+	if err := r.rec.RecordPlatform(r.id, p); err != nil && !r.rowFailed {
+		r.rowFailed = true
+		r.logger.Warn("could not record a platform's progress: the build's outcome will still be recorded", "error", err)
 	}
 }
 

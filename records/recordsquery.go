@@ -22,8 +22,10 @@ func scanBuild(row interface{ Scan(...any) error }) (BuildRecord, error) {
 	var b BuildRecord
 	var started int64
 	var finished, exit sql.NullInt64
-	var user, args, farmName, errText, index, output sql.NullString
-	if err := row.Scan(&b.ID, &started, &finished, &user, &args, &farmName, &b.Result, &exit, &errText, &index, &output); err != nil {
+	var ownerPID, ownerStart sql.NullInt64
+	var user, args, farmName, errText, index, output, ownerHost sql.NullString
+	if err := row.Scan(&b.ID, &started, &finished, &user, &args, &farmName, &b.Result, &exit, &errText, &index, &output,
+		&ownerPID, &ownerStart, &ownerHost); err != nil {
 		return b, err
 	}
 	b.Started = time.UnixMilli(started).UTC()
@@ -32,6 +34,7 @@ func scanBuild(row interface{ Scan(...any) error }) (BuildRecord, error) {
 	}
 	b.User, b.Farm, b.Error, b.Index, b.ExitCode = user.String, farmName.String, errText.String, index.String, int(exit.Int64)
 	b.Output = output.String
+	b.Owner = Owner{PID: int(ownerPID.Int64), Start: uint64(ownerStart.Int64), Host: ownerHost.String}
 	_ = json.Unmarshal([]byte(args.String), &b.Args)
 	if b.Args == nil {
 		b.Args = []string{}
@@ -39,10 +42,13 @@ func scanBuild(row interface{ Scan(...any) error }) (BuildRecord, error) {
 	return b, nil
 }
 
-const buildColumns = `id, started, finished, user, args, farm, result, exit_code, error, index_digest, output`
+const buildColumns = `id, started, finished, user, args, farm, result, exit_code, error, index_digest, output,
+	owner_pid, owner_start, owner_host`
 
-// List returns the recorded builds, newest first.
+// List returns the recorded builds, newest first. Running builds whose
+// process is gone are recorded as interrupted first.
 func (r *Records) List() ([]BuildRecord, error) {
+	r.reapQuietly()
 	rows, err := r.db.Query(`SELECT ` + buildColumns + ` FROM builds ORDER BY started DESC, id`)
 	if err != nil {
 		return nil, err
@@ -60,7 +66,9 @@ func (r *Records) List() ([]BuildRecord, error) {
 }
 
 // Get returns one build with its platforms. id may be a unique prefix.
+// Running builds whose process is gone are recorded as interrupted first.
 func (r *Records) Get(id string) (BuildRecord, error) {
+	r.reapQuietly()
 	rows, err := r.db.Query(`SELECT `+buildColumns+` FROM builds WHERE id LIKE ? || '%' ORDER BY id LIMIT 2`, id)
 	if err != nil {
 		return BuildRecord{}, err
@@ -82,25 +90,33 @@ func (r *Records) Get(id string) (BuildRecord, error) {
 		return BuildRecord{}, fmt.Errorf("%w: build ID %q is ambiguous: give more of it", errdefs.ErrUsage, id)
 	}
 	b := found[0]
-	prow, err := r.db.Query(`SELECT platform, node, emulated, image_id, digest, base_digests, seconds, attempts, result, error, log, intermediate
-		FROM platforms WHERE build_id = ? ORDER BY platform`, b.ID)
+	prow, err := r.db.Query(`SELECT platform, node, node_id, emulated, image_id, image_ref, digest, base_digests, seconds, attempts,
+		result, error, log, intermediate FROM platforms WHERE build_id = ? ORDER BY platform`, b.ID)
 	if err != nil {
 		return b, err
 	}
 	defer prow.Close()
 	for prow.Next() {
 		var p PlatformRecord
-		var bases, img, dig, errText, inter sql.NullString
-		if err := prow.Scan(&p.Platform, &p.Node, &p.Emulated, &img, &dig, &bases, &p.Seconds, &p.Attempts, &p.Result, &errText, &p.Log, &inter); err != nil {
+		var node, nodeID, bases, img, ref, dig, errText, inter sql.NullString
+		var seconds sql.NullFloat64
+		var attempts sql.NullInt64
+		if err := prow.Scan(&p.Platform, &node, &nodeID, &p.Emulated, &img, &ref, &dig, &bases, &seconds, &attempts,
+			&p.Result, &errText, &p.Log, &inter); err != nil {
 			return b, err
 		}
 		_ = json.Unmarshal([]byte(inter.String), &p.Intermediate)
-		p.ImageID, p.Digest, p.Error = img.String, dig.String, errText.String
+		p.Node, p.NodeID, p.ImageID, p.ImageRef = node.String, nodeID.String, img.String, ref.String
+		p.Digest, p.Error, p.Seconds, p.Attempts = dig.String, errText.String, seconds.Float64, int(attempts.Int64)
 		_ = json.Unmarshal([]byte(bases.String), &p.BaseDigests)
 		b.Platforms = append(b.Platforms, p)
 	}
 	return b, prow.Err()
 }
+
+// reapQuietly records the builds whose process is gone as interrupted; a
+// failure (another farm holds the database) leaves them for next time.
+func (r *Records) reapQuietly() { _ = r.reap() }
 
 // LogFile returns the path of a platform's log, which exists once the
 // platform has printed a line.
