@@ -155,7 +155,8 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 		if d.jobs[i].ImageID == "" {
 			failed = append(failed, i)
 		} else {
-			done = append(done, Event{Type: "phase", Phase: "done", Platform: d.jobs[i].Platform, Node: n.Name, Emulated: d.jobs[i].Emulated})
+			done = append(done, Event{Type: "phase", Phase: "done", Platform: d.jobs[i].Platform, Node: n.Name, Emulated: d.jobs[i].Emulated,
+				ImageID: d.jobs[i].ImageID, ImageRef: d.jobs[i].ImageRef, Intermediate: d.jobs[i].Intermediate})
 		}
 	}
 	d.mu.Unlock()

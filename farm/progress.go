@@ -35,6 +35,12 @@ type Event struct {
 	Steps int `json:"steps,omitempty"`
 	// Line is a line of build output.
 	Line string `json:"line,omitempty"`
+	// ImageID and ImageRef are, when a platform is done, its image on its
+	// node and the name farm gave it there; Intermediate the layer images
+	// its build created.
+	ImageID      string   `json:"imageID,omitempty"`
+	ImageRef     string   `json:"imageRef,omitempty"`
+	Intermediate []string `json:"-"`
 	// Output names where the result goes while storing: local, push or oci.
 	Output string `json:"output,omitempty"`
 	// Bytes and Rate (bytes per second) tell how much of a platform's

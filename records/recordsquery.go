@@ -152,10 +152,13 @@ func (r *Records) Prune(keep int, olderThan time.Duration) (int, error) {
 }
 
 // PruneSets returns, per node, the images farm built there according to
-// the records, in an order that removes children before parents (final
-// images, then the layer images each build created, newest first), and
-// those `farm prune` must keep: the images of the newest successfully
-// pushed build (unless all) and of builds still running.
+// the records, in an order that removes children before parents (the
+// names farm gave final images, then the layer images each build
+// created, newest first), and those `farm prune` must keep: the images of
+// the newest successfully pushed build (unless all) and of builds still
+// running. Only platforms recorded with the name farm gave their image
+// count: older records named images by ID, which may have been another's
+// image the cache handed back.
 func (r *Records) PruneSets(all bool) (built map[string][]string, keep map[string]map[string]bool, err error) {
 	builds, err := r.List()
 	if err != nil {
@@ -164,7 +167,9 @@ func (r *Records) PruneSets(all bool) (built map[string][]string, keep map[strin
 	built, keep = map[string][]string{}, map[string]map[string]bool{}
 	seen := map[string]bool{}
 	add := func(node, id string, keepIt bool) {
-		id = strings.TrimPrefix(id, "sha256:")
+		if !strings.Contains(id, ":") || strings.HasPrefix(id, "sha256:") {
+			id = strings.TrimPrefix(id, "sha256:")
+		}
 		if keepIt {
 			if keep[node] == nil {
 				keep[node] = map[string]bool{}
@@ -183,7 +188,7 @@ func (r *Records) PruneSets(all bool) (built map[string][]string, keep map[strin
 		if keepThis && b.Result != "running" {
 			keptPushed = true
 		}
-		rows, err := r.db.Query(`SELECT node, image_id, intermediate FROM platforms WHERE build_id = ?`, b.ID)
+		rows, err := r.db.Query(`SELECT node, image_ref, intermediate FROM platforms WHERE build_id = ? AND image_ref IS NOT NULL AND image_ref != ''`, b.ID)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -36,7 +36,10 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 	var errs []error
 	for i, p := range req.Platforms {
 		id, step, err, c := call.ids[i], call.steps[i], call.err, call
-		if id == "" && err == nil {
+		if id != "" {
+			id, err = e.checkPlatform(ctx, id, p)
+		}
+		if (id == "" && err == nil) || errors.Is(err, errWrongPlatform) {
 			if req.Log != nil {
 				req.Log(&p, fmt.Sprintf("podman's layer cache gave no image of %s: building it again without the cache", platform.Format(p)))
 			}
@@ -44,12 +47,12 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 			single.Platforms, single.NoCache = req.Platforms[i:i+1], true
 			c = e.buildOnce(ctx, single)
 			id, step, err = c.ids[0], c.steps[0], c.err
+			if id != "" {
+				id, err = e.checkPlatform(ctx, id, p)
+			}
 		}
 		if id == "" && err == nil && len(c.stray) > 0 {
 			err = fmt.Errorf("%w: got %s", errWrongPlatform, strings.Join(c.stray, ", "))
-		}
-		if id != "" {
-			id, err = e.checkPlatform(ctx, id, p)
 		}
 		if id != "" && err == nil {
 			var ref string

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
-	"github.com/containers/podman/v5/pkg/bindings/images"
 )
 
 // buildContainers lists the IDs of the build containers on the node: the
@@ -70,7 +69,7 @@ func (e *Engine) abandon(nonce string, before map[string]bool) {
 		}
 		time.Sleep(time.Second)
 	}
-	_, _ = images.Remove(e.ctx(ctx), []string{listName(nonce)}, new(images.RemoveOptions).WithIgnore(true))
+	e.removeList(ctx, nonce)
 }
 
 // stopRuns kills the RUN processes of the call's build containers.

@@ -69,6 +69,9 @@ func (f *fakePodman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			list = append(list, map[string]string{"Id": id, "Digest": fakeDigest(id)})
 		}
 		_ = json.NewEncoder(w).Encode(list)
+	case strings.HasPrefix(path, "/manifests/") && r.Method == http.MethodDelete:
+		delete(f.lists, strings.TrimPrefix(path, "/manifests/"))
+		_, _ = io.WriteString(w, `{"Deleted":[],"Untagged":[],"ExitCode":0}`)
 	case strings.HasPrefix(path, "/manifests/") && strings.HasSuffix(path, "/json"):
 		ids, ok := f.lists[strings.TrimSuffix(strings.TrimPrefix(path, "/manifests/"), "/json")]
 		if !ok {
@@ -118,7 +121,6 @@ func (f *fakePodman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/images/remove":
 		for _, id := range r.URL.Query()["images"] {
 			delete(f.images, id)
-			delete(f.lists, id)
 			delete(f.tags, id)
 		}
 		_, _ = io.WriteString(w, `{"Deleted":[],"Untagged":[],"Errors":[],"ExitCode":0}`)

@@ -120,7 +120,7 @@ func (e *Engine) builtImages(ctx context.Context, nonce string, want []ocispec.P
 	ctx = context.WithoutCancel(ctx)
 	ids := make([]string, len(want))
 	name := listName(nonce)
-	defer func() { _, _ = images.Remove(e.ctx(ctx), []string{name}, new(images.RemoveOptions).WithIgnore(true)) }()
+	defer e.removeList(ctx, nonce)
 	instances, err := e.listInstances(ctx, name)
 	if err != nil || len(instances) == 0 {
 		return ids, nil, err
@@ -181,4 +181,17 @@ func (e *Engine) createdLayers(ctx context.Context, id string, before map[string
 		id = parent.ID
 	}
 	return out
+}
+
+// removeList removes a build call's manifest list, not its images (which
+// images.Remove of a list's name does not do on podman 4: "tag not known").
+func (e *Engine) removeList(ctx context.Context, nonce string) {
+	conn, err := bindings.GetClient(e.values)
+	if err != nil {
+		return
+	}
+	resp, err := conn.DoRequest(e.ctx(context.WithoutCancel(ctx)), nil, http.MethodDelete, "/manifests/%s", url.Values{}, nil, listName(nonce))
+	if err == nil {
+		resp.Body.Close()
+	}
 }
