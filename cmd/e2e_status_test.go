@@ -170,9 +170,12 @@ func TestE2EUnknownHostKey(t *testing.T) {
 	s, _ := statusOf(t)
 	msg := nodeByName(t, s, "p1").Error
 	known := filepath.Join(home, ".ssh", "known_hosts")
-	wantCmd := "ssh-keyscan -p " + theFarm.sshPort + " -t ed25519 127.0.0.1 >> " + known
-	if !strings.Contains(msg, "[127.0.0.1]:"+theFarm.sshPort+" is not known") || !strings.Contains(msg, "SHA256:") || !strings.Contains(msg, wantCmd) {
-		t.Fatalf("unknown host error must name the host, fingerprint and trust command %q: %s", wantCmd, msg)
+	// The trust command appends the exact line of the key that was seen.
+	_, wantCmd, _ := strings.Cut(msg, "trust the key with: ")
+	wantPrefix := "mkdir -p -m 700 " + filepath.Dir(known) + " && echo '[127.0.0.1]:" + theFarm.sshPort + " ssh-ed25519 AAAA"
+	if !strings.Contains(msg, "[127.0.0.1]:"+theFarm.sshPort+" is not known") || !strings.Contains(msg, "SHA256:") ||
+		!strings.HasPrefix(wantCmd, wantPrefix) || !strings.HasSuffix(wantCmd, "' >> "+known) {
+		t.Fatalf("unknown host error must name the host, fingerprint and trust command %q...: %s", wantPrefix, msg)
 	}
 	if _, err := os.Stat(known); !os.IsNotExist(err) {
 		t.Fatalf("known_hosts must never be written silently (stat: %v)", err)

@@ -45,7 +45,8 @@ type Farm struct {
 // podman-connections.json (read-write, beside the user's containers.conf,
 // or PODMAN_CONNECTIONS_CONF) and containers.conf (read-only). Writes take
 // podman's lock file and replace the file atomically, so farm and podman
-// can be used side by side. Every call reads the files afresh.
+// can be used side by side; farm's nodes.json has a lock of its own
+// (nodes.json.lock). Every call reads the files afresh.
 type Store struct{}
 
 func loadContainersConf() (*config.Config, error) {
@@ -115,10 +116,12 @@ func (Store) AddConnection(c Connection, makeDefault bool) error {
 
 // RemoveConnection deletes a connection and takes it out of every farm.
 func (Store) RemoveConnection(name string) error {
-	if err := removeConnection(name); err != nil {
-		return err
-	}
-	return renamePrefs(name, "")
+	return withPrefsLock(func(prefs string) error {
+		if err := removeConnection(name); err != nil {
+			return err
+		}
+		return renamePrefs(prefs, name, "")
+	})
 }
 
 func removeConnection(name string) error {
@@ -143,10 +146,12 @@ func (Store) RenameConnection(from, to string) error {
 	if err := checkName("connection", to); err != nil {
 		return err
 	}
-	if err := renameConnection(from, to); err != nil {
-		return err
-	}
-	return renamePrefs(from, to)
+	return withPrefsLock(func(prefs string) error {
+		if err := renameConnection(from, to); err != nil {
+			return err
+		}
+		return renamePrefs(prefs, from, to)
+	})
 }
 
 func renameConnection(from, to string) error {

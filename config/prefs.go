@@ -15,7 +15,9 @@ import (
 
 // farm keeps what podman's files have no place for in a file of its own:
 // per-node weights in $XDG_CONFIG_HOME/farm/nodes.json, a small JSON
-// document written atomically; a missing file means no settings.
+// document changed under an exclusive lock (nodes.json.lock) and written
+// atomically (a synced temporary file renamed over it); a missing file
+// means no settings.
 
 // nodePrefs is the nodes.json document.
 type nodePrefs struct {
@@ -89,22 +91,26 @@ func (s Store) SetWeight(name string, weight float64) error {
 	if weight < 0 {
 		return fmt.Errorf("%w: weight %v must not be negative", errdefs.ErrUsage, weight)
 	}
-	if _, err := s.Connection(name); err != nil {
-		return err
-	}
-	return editPrefs(func(p *nodePrefs) {
-		if weight == 0 {
-			delete(p.Nodes, name)
-		} else {
-			p.Nodes[name] = nodePref{Weight: weight}
+	// The connection is looked up under the lock, so that a concurrent
+	// remove cannot leave a weight behind for it.
+	return withPrefsLock(func(path string) error {
+		if _, err := s.Connection(name); err != nil {
+			return err
 		}
+		return editPrefs(path, func(p *nodePrefs) {
+			if weight == 0 {
+				delete(p.Nodes, name)
+			} else {
+				p.Nodes[name] = nodePref{Weight: weight}
+			}
+		})
 	})
 }
 
 // renamePrefs moves a connection's settings to its new name (or drops
-// them when to is empty).
-func renamePrefs(from, to string) error {
-	return editPrefs(func(p *nodePrefs) {
+// them when to is empty). The caller holds the lock on path.
+func renamePrefs(path, from, to string) error {
+	return editPrefs(path, func(p *nodePrefs) {
 		if v, ok := p.Nodes[from]; ok {
 			delete(p.Nodes, from)
 			if to != "" {
@@ -114,11 +120,25 @@ func renamePrefs(from, to string) error {
 	})
 }
 
-func editPrefs(edit func(*nodePrefs)) error {
+// withPrefsLock runs fn with nodes.json's path, holding an exclusive lock
+// on nodes.json.lock beside it: every read-modify-write of nodes.json
+// (by any farm process) happens under it.
+func withPrefsLock(fn func(path string) error) error {
 	path, err := prefsPath()
 	if err != nil {
 		return err
 	}
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return fmt.Errorf("locking node settings: %w", err)
+	}
+	defer unlock()
+	return fn(path)
+}
+
+// editPrefs reads nodes.json at path, applies edit and writes it back
+// atomically. The caller holds the lock on path.
+func editPrefs(path string, edit func(*nodePrefs)) error {
 	var p nodePrefs
 	if err := readJSON(path, &p); err != nil {
 		return err
@@ -127,5 +147,8 @@ func editPrefs(edit func(*nodePrefs)) error {
 		p.Nodes = map[string]nodePref{}
 	}
 	edit(&p)
-	return writeJSON(path, p)
+	if err := writeJSON(path, p); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }

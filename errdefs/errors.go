@@ -6,6 +6,7 @@ package errdefs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors returned (wrapped) by this package. Test with errors.Is.
@@ -47,7 +48,11 @@ type HostKeyError struct {
 	Changed bool
 	// Line is the known_hosts line of the conflicting key when Changed.
 	Line string
-	// TrustCommand is a shell command that adds the offered key to KnownHosts.
+	// KnownHostsLine is the known_hosts line for the offered key, as
+	// OpenSSH writes it: "host" for port 22, else "[host]:port", then the
+	// key.
+	KnownHostsLine string
+	// TrustCommand is a shell command that appends KnownHostsLine to KnownHosts.
 	TrustCommand string
 }
 
@@ -56,8 +61,21 @@ func (e *HostKeyError) Error() string {
 		return fmt.Sprintf("host key of %s has CHANGED (now %s %s, %s holds another key at %s): this may be an attack; if the host was really re-keyed, remove the old entry with: ssh-keygen -R '%s' -f %s",
 			e.Host, e.KeyType, e.Fingerprint, e.KnownHosts, e.Line, e.Host, e.KnownHosts)
 	}
-	return fmt.Sprintf("host key of %s is not known (%s %s); check the fingerprint, then trust it with: %s",
-		e.Host, e.KeyType, e.Fingerprint, e.TrustCommand)
+	return fmt.Sprintf("host key of %s is not known (%s %s): check that this is the server's fingerprint (on the server: %s), then trust the key with: %s",
+		e.Host, e.KeyType, e.Fingerprint, serverFingerprintCommand(e.KeyType), e.TrustCommand)
+}
+
+// serverFingerprintCommand is the command that prints, on the server, the
+// fingerprint of its host key of type keyType.
+func serverFingerprintCommand(keyType string) string {
+	name := map[string]string{"ssh-ed25519": "ed25519", "ssh-rsa": "rsa"}[keyType]
+	if strings.HasPrefix(keyType, "ecdsa-") {
+		name = "ecdsa"
+	}
+	if name == "" {
+		return "ssh-keygen -lf on its host key"
+	}
+	return "ssh-keygen -lf /etc/ssh/ssh_host_" + name + "_key.pub"
 }
 
 // Unwrap makes errors.Is(err, ErrHostKey) true.

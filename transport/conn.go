@@ -129,8 +129,9 @@ func (c *Conn) DialEngine(ctx context.Context) (net.Conn, error) {
 	return conn, nil
 }
 
-// Run runs a POSIX shell script on the node's host (locally for a unix
-// destination) and returns its standard output. A non-zero exit is an error
+// Run runs a POSIX shell script with /bin/sh on the node's host (locally
+// for a unix destination), whatever the user's login shell there, and
+// returns its standard output. A non-zero exit is an error
 // that carries the script's standard error.
 func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
@@ -153,6 +154,10 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 }
 
 func (c *Conn) runSSH(ctx context.Context, script string, stdout, stderr io.Writer) error {
+	command, err := shWrap(script)
+	if err != nil {
+		return err
+	}
 	sess, err := c.client.NewSession()
 	if err != nil {
 		return fmt.Errorf("opening ssh session: %w", err)
@@ -164,7 +169,7 @@ func (c *Conn) runSSH(ctx context.Context, script string, stdout, stderr io.Writ
 		sess.Close()
 	})
 	defer stop()
-	err = sess.Run(script)
+	err = sess.Run(command)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -180,12 +180,20 @@ func (h *hostKeyChecker) check(hostname string, remote net.Addr, key ssh.PublicK
 	}
 	host := knownhosts.Normalize(hostname)
 	file := h.target.knownHosts[0]
+	// A host certificate no known authority signed is trusted, as OpenSSH
+	// falls back to, by its plain key.
+	plain := key
+	if cert, ok := key.(*ssh.Certificate); ok {
+		plain = cert.Key
+	}
+	line := knownhosts.Line([]string{hostname}, plain)
 	e := &errdefs.HostKeyError{
-		Host:         host,
-		Fingerprint:  ssh.FingerprintSHA256(key),
-		KeyType:      key.Type(),
-		KnownHosts:   file,
-		TrustCommand: trustCommand(h.target.hostName, h.target.port, key.Type(), file),
+		Host:           host,
+		Fingerprint:    ssh.FingerprintSHA256(plain),
+		KeyType:        plain.Type(),
+		KnownHosts:     file,
+		KnownHostsLine: line,
+		TrustCommand:   trustCommand(line, file),
 	}
 	var ke *knownhosts.KeyError
 	var re *knownhosts.RevokedError
@@ -208,19 +216,24 @@ func (h *hostKeyChecker) check(hostname string, remote net.Addr, key ssh.PublicK
 	}
 }
 
-// trustCommand is the shell command that would add host's key of the
-// given type to file.
-func trustCommand(hostName string, port int, keyType, file string) string {
-	t := map[string]string{ssh.KeyAlgoED25519: "ed25519", ssh.KeyAlgoRSA: "rsa"}[keyType]
-	if strings.HasPrefix(keyType, "ecdsa-") {
-		t = "ecdsa"
+// trustCommand is the shell command that appends the known_hosts line to
+// file, creating its directory as OpenSSH would. It parses the same in sh,
+// bash, zsh, fish and csh.
+func trustCommand(line, file string) string {
+	return fmt.Sprintf("mkdir -p -m 700 %s && echo %s >> %s",
+		shellWord(filepath.Dir(file)), shellQuote(line), shellWord(file))
+}
+
+// shellQuote quotes s in single quotes for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// shellWord is s as one shell word: as it is when it holds only characters
+// no shell treats specially, else quoted.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:@") == "" {
+		return s
 	}
-	cmd := "ssh-keyscan"
-	if port != 22 {
-		cmd += fmt.Sprintf(" -p %d", port)
-	}
-	if t != "" {
-		cmd += " -t " + t
-	}
-	return fmt.Sprintf("%s %s >> %s", cmd, hostName, file)
+	return shellQuote(s)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,7 +67,7 @@ func TestHostKeys(t *testing.T) {
 
 	var hk *errdefs.HostKeyError
 	err := checkAgainst(t, key, line("[elsewhere]:22", other))
-	if !errors.As(err, &hk) || hk.Changed || !strings.Contains(hk.TrustCommand, "ssh-keyscan -p 2222 -t ed25519 127.0.0.1 >>") {
+	if !errors.As(err, &hk) || hk.Changed || hk.KnownHostsLine != line(host, key) {
 		t.Errorf("unknown host: %v", err)
 	}
 	err = checkAgainst(t, key, line(host, other))
@@ -111,5 +112,52 @@ func TestHostKeysCertAuthority(t *testing.T) {
 	var hk *errdefs.HostKeyError
 	if err := checkAgainst(t, hostKey, caLine); !errors.As(err, &hk) || hk.Changed {
 		t.Errorf("a plain key with only an authority known: %v", err)
+	}
+}
+
+// TestUnknownHostHintGivesTheKnownHostsLine checks that an unknown host's
+// error carries the known_hosts line of the key that was seen (not a
+// command that fetches the key again), its fingerprint, and a command that
+// really adds it.
+func TestUnknownHostHintGivesTheKnownHostsLine(t *testing.T) {
+	key, _ := newKey(t)
+	b64 := strings.Fields(string(ssh.MarshalAuthorizedKey(key)))[1]
+	for _, tc := range []struct {
+		host string
+		port int
+		want string
+	}{
+		{"127.0.0.1", 2222, "[127.0.0.1]:2222 ssh-ed25519 " + b64},
+		{"node.example", 22, "node.example ssh-ed25519 " + b64},
+		{"::1", 2200, "[::1]:2200 ssh-ed25519 " + b64},
+	} {
+		dir := filepath.Join(t.TempDir(), "my ssh")
+		file := filepath.Join(dir, "known_hosts")
+		target := sshTarget{hostName: tc.host, port: tc.port, knownHosts: []string{file}}
+		h, err := strictHostKeys(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = h.check(target.addr(), &net.TCPAddr{}, key)
+		var hk *errdefs.HostKeyError
+		if !errors.As(err, &hk) || hk.Changed {
+			t.Fatalf("%s: want an unknown-host error, got %v", tc.want, err)
+		}
+		msg := err.Error()
+		wantCmd := "mkdir -p -m 700 '" + dir + "' && echo '" + tc.want + "' >> '" + file + "'"
+		if hk.KnownHostsLine != tc.want || !strings.Contains(msg, wantCmd) ||
+			!strings.Contains(msg, ssh.FingerprintSHA256(key)) || strings.Contains(msg, "ssh-keyscan") ||
+			!strings.Contains(msg, "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub") {
+			t.Errorf("hint must give the line %q, the fingerprint and %q:\n%s", tc.want, wantCmd, msg)
+		}
+		if out, err := exec.Command("/bin/sh", "-c", hk.TrustCommand).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v %s", hk.TrustCommand, err, out)
+		}
+		if h, err = strictHostKeys(target); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.check(target.addr(), &net.TCPAddr{}, key); err != nil {
+			t.Errorf("after running the trust command: %v", err)
+		}
 	}
 }

@@ -70,10 +70,10 @@ func TestResolveSSHBadPort(t *testing.T) {
 }
 
 func TestTrustCommand(t *testing.T) {
-	if got := trustCommand("127.0.0.1", 42022, "ssh-ed25519", "/h/.ssh/known_hosts"); got != "ssh-keyscan -p 42022 -t ed25519 127.0.0.1 >> /h/.ssh/known_hosts" {
+	if got := trustCommand("[127.0.0.1]:42022 ssh-ed25519 AAAA", "/h/.ssh/known_hosts"); got != "mkdir -p -m 700 /h/.ssh && echo '[127.0.0.1]:42022 ssh-ed25519 AAAA' >> /h/.ssh/known_hosts" {
 		t.Errorf("got %q", got)
 	}
-	if got := trustCommand("h", 22, "ecdsa-sha2-nistp256", "/k"); got != "ssh-keyscan -t ecdsa h >> /k" {
+	if got := trustCommand("it's ssh-ed25519 AAAA", "/a b/k"); got != `mkdir -p -m 700 '/a b' && echo 'it'\''s ssh-ed25519 AAAA' >> '/a b/k'` {
 		t.Errorf("got %q", got)
 	}
 }

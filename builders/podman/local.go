@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -47,20 +48,15 @@ func Local(ctx context.Context, log *slog.Logger) (*Engine, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("no local podman: nothing listens on %s and podman is not installed: install podman, or use --push or --output type=oci,dest=DIR", LocalSocket())
 	}
-	dir, err := os.MkdirTemp("", "farm-local-")
+	dir, logFile, err := serviceDir()
 	if err != nil {
 		return nil, nil, err
 	}
 	sock := filepath.Join(dir, "podman.sock")
-	cmd := exec.Command(bin, "system", "service", "--time=0", "unix://"+sock)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	logFile, err := os.Create(filepath.Join(dir, "service.log"))
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, nil, err
-	}
+	cmd := serviceCommand(bin, sock)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	done, err := startService(cmd)
+	if err != nil {
 		logFile.Close()
 		os.RemoveAll(dir)
 		return nil, nil, fmt.Errorf("starting a local podman service: %w", err)
@@ -68,8 +64,6 @@ func Local(ctx context.Context, log *slog.Logger) (*Engine, func(), error) {
 	log.Info("started a transient local podman service", "socket", sock, "pid", cmd.Process.Pid)
 	stop := func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
@@ -91,6 +85,60 @@ func Local(ctx context.Context, log *slog.Logger) (*Engine, func(), error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// serviceDir makes the private directory (0700: only this user can reach
+// the socket) that holds the transient service's socket and its log
+// (0600), and opens the log.
+func serviceDir() (string, *os.File, error) {
+	dir, err := os.MkdirTemp("", "farm-local-")
+	if err != nil {
+		return "", nil, fmt.Errorf("making the local podman service's directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("making the local podman service's directory private: %w", err)
+	}
+	logFile, err := os.OpenFile(filepath.Join(dir, "service.log"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("making the local podman service's log: %w", err)
+	}
+	return dir, logFile, nil
+}
+
+// serviceCommand is the transient podman service listening on sock, in a
+// process group of its own (so that stopping it stops its children) and,
+// on Linux, stopped by SIGTERM when farm dies.
+func serviceCommand(bin, sock string) *exec.Cmd {
+	cmd := exec.Command(bin, "system", "service", "--time=0", "unix://"+sock)
+	cmd.SysProcAttr = serviceProcAttr()
+	return cmd
+}
+
+// startService starts cmd and waits for it on an OS thread kept for that
+// alone: Linux sends the parent-death signal when the thread that started
+// the child ends, and Go ends a thread whose goroutine exits locked to it,
+// which another goroutine could do on a shared one. done is closed once
+// the service has exited.
+func startService(cmd *exec.Cmd) (done <-chan struct{}, err error) {
+	started := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return exited, nil
 }
 
 func openUnix(ctx context.Context, name, sock string) (*Engine, error) {
