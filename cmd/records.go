@@ -117,7 +117,7 @@ func (r *buildRecorder) platformRow(e farm.Event) {
 		r.building[e.Platform] = e
 		p.Result = "running"
 	case "done":
-		p.Result, p.ImageID, p.ImageRef, p.Intermediate = "success", e.ImageID, e.ImageRef, e.Intermediate
+		p.Result, p.ImageID, p.ImageRef, p.NodeID, p.Intermediate = "success", e.ImageID, e.ImageRef, e.NodeID, e.Intermediate
 	case "failed", "canceled":
 		p.Result, p.Error = "failed", e.Error
 	default:
@@ -165,7 +165,7 @@ func outcomeOf(res *farm.BuildResult, err error) records.Outcome {
 	for _, p := range res.Platforms {
 		o.Platforms = append(o.Platforms, records.PlatformRecord{Platform: p.Platform, Node: p.Node, Emulated: p.Emulated,
 			ImageID: p.ImageID, Digest: p.Digest, BaseDigests: p.Bases, Seconds: p.Duration.Seconds(), Attempts: p.Attempts,
-			Error: p.Error, Intermediate: p.Intermediate, ImageRef: p.ImageRef})
+			Error: p.Error, Intermediate: p.Intermediate, ImageRef: p.ImageRef, NodeID: p.NodeID})
 	}
 	return o
 }

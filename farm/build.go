@@ -94,6 +94,9 @@ type PlatformResult struct {
 	// ImageRef is the name farm gave the image on its node, the only
 	// handle by which farm removes it.
 	ImageRef string `json:"imageRef,omitempty"`
+	// NodeID is the identity of the node that built it (host key and
+	// socket), by which farm prune finds it again.
+	NodeID string `json:"nodeID,omitempty"`
 
 	platform ocispec.Platform
 	// Intermediate are the layer images the build created, for prune.

@@ -150,13 +150,16 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 			if platform.Format(b.Platform) == d.jobs[i].Platform {
 				d.jobs[i].ImageID, d.images[i], d.built[i] = b.ImageID, imageOf(n, b, d.opts, d.events), n
 				d.jobs[i].Intermediate, d.jobs[i].ImageRef = b.Intermediate, b.Ref
+				if n.Conn != nil {
+					d.jobs[i].NodeID = n.Conn.Identity()
+				}
 			}
 		}
 		if d.jobs[i].ImageID == "" {
 			failed = append(failed, i)
 		} else {
 			done = append(done, Event{Type: "phase", Phase: "done", Platform: d.jobs[i].Platform, Node: n.Name, Emulated: d.jobs[i].Emulated,
-				ImageID: d.jobs[i].ImageID, ImageRef: d.jobs[i].ImageRef, Intermediate: d.jobs[i].Intermediate})
+				ImageID: d.jobs[i].ImageID, ImageRef: d.jobs[i].ImageRef, NodeID: d.jobs[i].NodeID, Intermediate: d.jobs[i].Intermediate})
 		}
 	}
 	d.mu.Unlock()

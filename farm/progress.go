@@ -40,6 +40,7 @@ type Event struct {
 	// its build created.
 	ImageID      string   `json:"imageID,omitempty"`
 	ImageRef     string   `json:"imageRef,omitempty"`
+	NodeID       string   `json:"nodeID,omitempty"`
 	Intermediate []string `json:"-"`
 	// Output names where the result goes while storing: local, push or oci.
 	Output string `json:"output,omitempty"`

@@ -16,11 +16,13 @@ import (
 
 // PruneOptions control Prune.
 type PruneOptions struct {
-	// Built holds, per node, the IDs of the images farm's records say it
-	// built there, children before parents: the only images Prune ever
-	// removes.
+	// Built holds, per node identity (transport.Conn.Identity: host key
+	// and socket, so a connection name pointed at another machine finds
+	// nothing), the names farm gave the images it built there and the
+	// layer images its builds created, children before parents: the only
+	// images Prune ever removes.
 	Built map[string][]string
-	// Keep holds, per node, image IDs never to remove: the images of the
+	// Keep holds, per node identity, images never to remove: those of the
 	// newest pushed list.
 	Keep map[string]map[string]bool
 	// DryRun lists what would be removed, removing nothing.
@@ -89,17 +91,18 @@ func pruneNode(ctx context.Context, c config.Connection, open engine.Opener, opt
 		return res, true
 	}
 	defer n.Close()
-	present, err := n.Builder.Existing(ctx, opts.Built[c.Name])
+	id := n.Conn.Identity()
+	present, err := n.Builder.Existing(ctx, opts.Built[id])
 	if err != nil {
 		res.Error = err.Error()
 		return res, false
 	}
-	for _, id := range present {
-		if opts.Keep[c.Name][id] {
+	for _, ref := range present {
+		if opts.Keep[id][ref] {
 			res.Kept++
 			continue
 		}
-		res.Removed = append(res.Removed, id)
+		res.Removed = append(res.Removed, ref)
 	}
 	if opts.DryRun || len(res.Removed) == 0 {
 		res.FreedBytes = -1

@@ -47,8 +47,8 @@ func TestPruneRemovesOnlyWhatTheRecordsListAndReportsDownNodes(t *testing.T) {
 	}
 	conns := []config.Connection{{Name: "ok", URI: "unix:///nonexistent/ok.sock"}, {Name: "down", URI: "unix:///nonexistent/down.sock"}}
 	opts := PruneOptions{
-		Built: map[string][]string{"ok": {"a", "b", "k", "gone"}, "down": {"x"}},
-		Keep:  map[string]map[string]bool{"ok": {"k": true}},
+		Built: map[string][]string{"unix:/nonexistent/ok.sock": {"a", "b", "k", "gone"}, "unix:/nonexistent/down.sock": {"x"}},
+		Keep:  map[string]map[string]bool{"unix:/nonexistent/ok.sock": {"k": true}},
 	}
 
 	dry, err := Prune(context.Background(), conns, open, PruneOptions{Built: opts.Built, Keep: opts.Keep, DryRun: true})

@@ -135,7 +135,7 @@ func HostEmulation(ctx context.Context, conn *transport.Conn) []ocispec.Platform
 // FreeSpace returns the bytes available under dir on the node's host, or
 // -1 when that cannot be found out.
 func FreeSpace(ctx context.Context, conn *transport.Conn, dir string) int64 {
-	out, err := conn.Run(ctx, "df -Pk "+shellQuote(dir)+" | awk 'NR==2 {print $4}'")
+	out, err := conn.Run(ctx, "df -Pk -- "+shellQuote(dir)+" | awk 'NR==2 {print $4}'")
 	if err != nil {
 		return -1
 	}

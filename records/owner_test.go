@@ -28,7 +28,7 @@ func TestBuildsOfDeadOwnersAreInterrupted(t *testing.T) {
 	must(t, r.Start(BuildRecord{ID: "legacy", Started: start}))
 	must(t, r.Start(BuildRecord{ID: "dead", Started: start.Add(time.Minute), Owner: Owner{PID: 2, Start: 7, Host: "h"}}))
 	for _, id := range []string{"live", "dead"} {
-		must(t, r.RecordPlatform(id, PlatformRecord{Platform: "linux/amd64", Node: "n", ImageID: "sha256:img-" + id, ImageRef: "img-" + id, Seconds: 3}))
+		must(t, r.RecordPlatform(id, PlatformRecord{Platform: "linux/amd64", Node: "n", ImageID: "sha256:img-" + id, NodeID: "n", ImageRef: "img-" + id, Seconds: 3}))
 		must(t, r.RecordPlatform(id, PlatformRecord{Platform: "linux/arm64", Node: "n", Result: "running"}))
 	}
 	must(t, r.Log("dead", "linux/arm64", "STEP 1/2: FROM base"))

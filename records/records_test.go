@@ -113,7 +113,7 @@ func TestPruneSetsKeepOnlyTheNewestPushedBuild(t *testing.T) {
 		}
 		must(t, r.Start(BuildRecord{ID: b.id, Started: started, Args: b.args, Output: b.output}))
 		must(t, r.Finish(b.id, Outcome{Result: "success", Platforms: []PlatformRecord{
-			{Platform: "linux/amd64", Node: "n", ImageID: "sha256:img-" + b.id, ImageRef: "img-" + b.id, Intermediate: []string{"layer-" + b.id}}}}))
+			{Platform: "linux/amd64", Node: "n", ImageID: "sha256:img-" + b.id, NodeID: "n", ImageRef: "img-" + b.id, Intermediate: []string{"layer-" + b.id}}}}))
 	}
 	built, keep, err := r.PruneSets(false)
 	must(t, err)
@@ -140,7 +140,7 @@ func TestPruneSetsReadLegacyPushes(t *testing.T) {
 	defer r.Close()
 	// Recorded before outputs were kept: only the arguments say it pushed.
 	must(t, r.Start(BuildRecord{ID: "legacy", Started: time.Now(), Args: []string{"build", "--push=true"}}))
-	must(t, r.Finish("legacy", Outcome{Result: "success", Platforms: []PlatformRecord{{Platform: "linux/amd64", Node: "n", ImageID: "sha256:img", ImageRef: "img"}}}))
+	must(t, r.Finish("legacy", Outcome{Result: "success", Platforms: []PlatformRecord{{Platform: "linux/amd64", Node: "n", ImageID: "sha256:img", NodeID: "n", ImageRef: "img"}}}))
 	if _, keep, err := r.PruneSets(false); err != nil || !keep["n"]["img"] {
 		t.Errorf("the newest push, recorded by its arguments, is kept: %v, %v", keep, err)
 	}
@@ -156,10 +156,12 @@ func TestPruneSetsNameImagesOnlyByFarmsNames(t *testing.T) {
 	must(t, r.Start(BuildRecord{ID: "b", Started: time.Now(), Output: "local"}))
 	must(t, r.Finish("b", Outcome{Result: "success", Platforms: []PlatformRecord{
 		{Platform: "linux/amd64", Node: "n", ImageID: "sha256:teammates", Intermediate: []string{"layer"}},
-		{Platform: "linux/arm64", Node: "n", ImageID: "sha256:ours", ImageRef: "localhost/farm-build:x-linux-arm64"}}}))
+		{Platform: "linux/arm64", Node: "n", NodeID: "SHA256:key:/run/podman.sock", ImageID: "sha256:ours", ImageRef: "localhost/farm-build:x-linux-arm64"}}}))
 	built, _, err := r.PruneSets(false)
 	must(t, err)
-	if strings.Join(built["n"], ",") != "localhost/farm-build:x-linux-arm64" {
-		t.Errorf("prune may remove only what farm named: %v", built["n"])
+	// Keyed by the node's identity: a connection "n" pointed at another
+	// machine later finds nothing to remove there.
+	if len(built) != 1 || strings.Join(built["SHA256:key:/run/podman.sock"], ",") != "localhost/farm-build:x-linux-arm64" {
+		t.Errorf("prune may remove only what farm named, on the node that built it: %v", built)
 	}
 }

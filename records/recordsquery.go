@@ -151,7 +151,7 @@ func (r *Records) Prune(keep int, olderThan time.Duration) (int, error) {
 	return removed, nil
 }
 
-// PruneSets returns, per node, the images farm built there according to
+// PruneSets returns, per node identity (PlatformRecord.NodeID), the images farm built there according to
 // the records, in an order that removes children before parents (the
 // names farm gave final images, then the layer images each build
 // created, newest first), and those `farm prune` must keep: the images of
@@ -188,7 +188,7 @@ func (r *Records) PruneSets(all bool) (built map[string][]string, keep map[strin
 		if keepThis && b.Result != "running" {
 			keptPushed = true
 		}
-		rows, err := r.db.Query(`SELECT node, image_ref, intermediate FROM platforms WHERE build_id = ? AND image_ref IS NOT NULL AND image_ref != ''`, b.ID)
+		rows, err := r.db.Query(`SELECT node_id, image_ref, intermediate FROM platforms WHERE build_id = ? AND image_ref IS NOT NULL AND image_ref != '' AND node_id IS NOT NULL AND node_id != ''`, b.ID)
 		if err != nil {
 			return nil, nil, err
 		}

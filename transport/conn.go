@@ -31,7 +31,20 @@ type Conn struct {
 	// Dest is the parsed destination, with the socket filled in.
 	Dest   Destination
 	client *ssh.Client
-	sent   atomic.Int64
+	// hostKey is the SHA256 fingerprint of the host key the node showed.
+	hostKey string
+	sent    atomic.Int64
+}
+
+// Identity names the node by what it is rather than by the connection's
+// name, which the user may point elsewhere: the host key it showed and
+// the engine's socket (for a local socket, its path). Records key the
+// images farm built by it.
+func (c *Conn) Identity() string {
+	if c.hostKey == "" {
+		return "unix:" + c.Dest.Socket
+	}
+	return c.hostKey + ":" + c.Dest.Socket
 }
 
 // Node is the connection's name.
@@ -61,7 +74,7 @@ func Connect(ctx context.Context, name, uri, identity string) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn.client, err = dialSSH(ctx, t)
+	conn.client, conn.hostKey, err = dialSSH(ctx, t)
 	if err != nil {
 		return nil, err
 	}

@@ -17,27 +17,37 @@ import (
 // dialSSH opens an SSH connection with strict host-key checking: a host not
 // in known_hosts, or one whose key changed, is refused with a HostKeyError.
 // known_hosts is never written.
-func dialSSH(ctx context.Context, t sshTarget) (*ssh.Client, error) {
+func dialSSH(ctx context.Context, t sshTarget) (*ssh.Client, string, error) {
 	hostKeys, err := strictHostKeys(t)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	// Dial before looking for keys, so an unreachable host says so.
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", t.addr())
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", t.addr(), err)
+		return nil, "", fmt.Errorf("connecting to %s: %w", t.addr(), err)
 	}
 	auth, closeAgent, err := authMethods(t)
 	if err != nil {
 		raw.Close()
-		return nil, err
+		return nil, "", err
 	}
 	defer closeAgent()
+	var hostKey string
 	cfg := &ssh.ClientConfig{
 		User:              t.user,
 		Auth:              auth,
-		HostKeyCallback:   hostKeys.check,
+		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+			err := hostKeys.check(hostname, remote, key)
+			if err == nil {
+				if cert, ok := key.(*ssh.Certificate); ok {
+					key = cert.Key
+				}
+				hostKey = ssh.FingerprintSHA256(key)
+			}
+			return err
+		},
 		HostKeyAlgorithms: hostKeys.algorithms(t.addr()),
 	}
 	// Bound the handshake by the context: closing the socket aborts it.
@@ -47,20 +57,20 @@ func dialSSH(ctx context.Context, t sshTarget) (*ssh.Client, error) {
 		if err == nil {
 			conn.Close()
 		}
-		return nil, fmt.Errorf("ssh handshake with %s: %w", t.addr(), ctx.Err())
+		return nil, "", fmt.Errorf("ssh handshake with %s: %w", t.addr(), ctx.Err())
 	}
 	if err != nil {
 		raw.Close()
 		var hk *errdefs.HostKeyError
 		if errors.As(err, &hk) {
-			return nil, hk
+			return nil, "", hk
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
-			return nil, fmt.Errorf("ssh to %s@%s: key authentication failed (tried %s and ssh-agent): pass the right key with --identity", t.user, t.addr(), strings.Join(existing(t.identities), ", "))
+			return nil, "", fmt.Errorf("ssh to %s@%s: key authentication failed (tried %s and ssh-agent): pass the right key with --identity", t.user, t.addr(), strings.Join(existing(t.identities), ", "))
 		}
-		return nil, fmt.Errorf("ssh handshake with %s: %w", t.addr(), err)
+		return nil, "", fmt.Errorf("ssh handshake with %s: %w", t.addr(), err)
 	}
-	return ssh.NewClient(conn, chans, reqs), nil
+	return ssh.NewClient(conn, chans, reqs), hostKey, nil
 }
 
 // authMethods gathers public-key signers from the identity files and the

@@ -142,7 +142,7 @@ func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild) buildCall 
 		}
 		return call
 	}
-	ids, stray, err := e.builtImages(ctx, call.nonce, req.Platforms)
+	ids, stray, err := e.builtImages(ctx, call.nonce, req.Platforms, call.before)
 	call.ids, call.stray = ids, stray
 	if call.err == nil {
 		call.err = err

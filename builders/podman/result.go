@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/images"
@@ -44,28 +46,64 @@ func buildMarker(nonce string) string {
 	return "farm-" + nonce + ".invalid:127.0.0.1"
 }
 
-// storedImage is what farm reads of an image in the node's store.
-type storedImage struct {
-	ID     string
-	Digest string
-}
-
-// imageIDs lists every image in the node's store (layer images included):
-// by ID, and by manifest digest.
-func (e *Engine) imageIDs(ctx context.Context) (map[string]bool, map[string]string, error) {
+// imageIDs lists every image in the node's store (layer images
+// included): the set of IDs, and the images by manifest digest. A digest
+// can name several images: a manifest list has its first instance's
+// digest on some podman versions, and an image pulled back from where it
+// was pushed can share its digest; imageFor picks among them.
+func (e *Engine) imageIDs(ctx context.Context) (map[string]bool, map[string][]summary, error) {
 	all := true
 	list, err := images.List(e.ctx(ctx), &images.ListOptions{All: &all})
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing images on %s: %w", e.conn.Node(), err)
 	}
-	ids, byDigest := map[string]bool{}, map[string]string{}
+	ids, byDigest := map[string]bool{}, map[string][]summary{}
 	for _, img := range list {
 		ids[img.ID] = true
 		if img.Digest != "" {
-			byDigest[img.Digest] = img.ID
+			byDigest[img.Digest] = append(byDigest[img.Digest], summary{id: img.ID, names: img.Names, list: img.IsManifestList != nil && *img.IsManifestList})
 		}
 	}
 	return ids, byDigest, nil
+}
+
+// summary is what imageFor weighs of an image.
+type summary struct {
+	id    string
+	names []string
+	list  bool
+}
+
+// imageFor picks the image a list instance of digest d is: not a
+// manifest list (podman 5 says which are; farm's own lists are known by
+// their names), and one the build call made rather than one that was
+// there before, where there is a choice.
+func imageFor(candidates []summary, before map[string]bool) string {
+	var images []string
+	for _, c := range candidates {
+		if c.list || slices.ContainsFunc(c.names, isListName) {
+			continue
+		}
+		images = append(images, c.id)
+	}
+	slices.SortFunc(images, func(a, b string) int {
+		if before[a] != before[b] {
+			if before[a] {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a, b)
+	})
+	if len(images) == 0 {
+		return ""
+	}
+	return images[0]
+}
+
+// isListName reports whether name is one of farm's build lists.
+func isListName(name string) bool {
+	return strings.HasPrefix(name, engine.HoldRepo+":") && strings.HasSuffix(name, "-list")
 }
 
 // listInstance is one image of a manifest list.
@@ -116,7 +154,7 @@ func (e *Engine) listInstances(ctx context.Context, name string) ([]listInstance
 // and the platforms of images in the list that no request asked for (what
 // podman 4's layer cache hands back for FROM scratch); the list is
 // removed (the images stay).
-func (e *Engine) builtImages(ctx context.Context, nonce string, want []ocispec.Platform) ([]string, []string, error) {
+func (e *Engine) builtImages(ctx context.Context, nonce string, want []ocispec.Platform, before map[string]bool) ([]string, []string, error) {
 	ctx = context.WithoutCancel(ctx)
 	ids := make([]string, len(want))
 	name := listName(nonce)
@@ -135,7 +173,7 @@ func (e *Engine) builtImages(ctx context.Context, nonce string, want []ocispec.P
 		matched := false
 		for i, p := range want {
 			if got == platform.Format(p) {
-				ids[i], matched = byDigest[in.Digest], true
+				ids[i], matched = imageFor(byDigest[in.Digest], before), true
 			}
 		}
 		if !matched {
