@@ -36,8 +36,8 @@ func dialSSH(ctx context.Context, t sshTarget) (*ssh.Client, string, error) {
 	defer closeAgent()
 	var hostKey string
 	cfg := &ssh.ClientConfig{
-		User:              t.user,
-		Auth:              auth,
+		User: t.user,
+		Auth: auth,
 		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 			err := hostKeys.check(hostname, remote, key)
 			if err == nil {
