@@ -76,7 +76,7 @@ connections at all, the local podman alone. --local adds the local podman.`,
 	f.StringVar(&opts.iidfile, "iidfile", "", "write the result's digest (the local list's ID) to this file")
 	f.StringVar(&opts.format, "format", "oci", "image format: oci or docker")
 	f.BoolVar(&opts.keepGoing, "keep-going", false, "let the other platforms finish when one fails (nothing is output either way)")
-	f.BoolVar(&opts.push, "push", false, "push to the registry of -t: nodes push their images, the client pushes the index")
+	f.BoolVar(&opts.push, "push", false, "push to the registry of -t: the images come back to the client, which pushes them with its own credentials")
 	f.StringVarP(&opts.output, "output", "o", "", "write an OCI image layout: type=oci,dest=DIR")
 	f.StringVar(&opts.ignorefile, "ignorefile", "", "ignore file to use instead of the context's .containerignore/.dockerignore")
 	f.DurationVar(&opts.connectTimeout, "connect-timeout", 20*time.Second, "how long to wait for each node to answer")

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"time"
 
@@ -201,7 +200,7 @@ func Build(ctx context.Context, conns []config.Connection, open engine.Opener, o
 		}
 		log.Warn("storing a partial result (--allow-partial)", "missing", res.Missing, "errors", errs)
 	}
-	if err := runTests(ctx, images, built, opts.Tests, d.events); err != nil {
+	if err := runTests(ctx, images, built, opts.Tests, testTimeout(opts.Timeout), d.events); err != nil {
 		return res, err
 	}
 	d.events.emit(Event{Type: "phase", Phase: "storing", Output: opts.Output.Kind()})
@@ -299,46 +298,6 @@ func joinFailuresFirst(errs []error) error {
 		}
 	}
 	return errors.Join(append(failed, canceled...)...)
-}
-
-// runTests runs every test command in every image on the node that built
-// it, all images in parallel. Any failure is an ErrTestFailed naming the
-// platform and the command; its output was logged.
-func runTests(ctx context.Context, images []manifest.Image, nodes []*Node, tests []string, events *emitter) error {
-	if len(tests) == 0 {
-		return nil
-	}
-	errs := make([]error, len(images))
-	var wg sync.WaitGroup
-	for i, img := range images {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			plat := platform.Format(img.Platform)
-			for _, cmd := range tests {
-				events.emit(Event{Type: "phase", Phase: "testing", Platform: plat, Node: img.Node, Line: cmd})
-				tester, ok := nodes[i].Builder.(engine.Tester)
-				if !ok {
-					errs[i] = fmt.Errorf("%w: --test: node %s cannot run containers of its images: drop --test or build %s elsewhere", errdefs.ErrUsage, img.Node, plat)
-					return
-				}
-				code, err := tester.Test(ctx, img.ImageID, cmd, func(line string) {
-					events.emit(Event{Type: "log", Platform: plat, Node: img.Node, Line: "[test] " + line})
-				})
-				if err == nil && code != 0 {
-					err = fmt.Errorf("exit status %d", code)
-				}
-				if err != nil {
-					errs[i] = fmt.Errorf("%w on %s (built on %s): %q: %w", errdefs.ErrTestFailed, plat, img.Node, cmd, err)
-					events.emit(Event{Type: "phase", Phase: "test-failed", Platform: plat, Node: img.Node, Error: errs[i].Error()})
-					return
-				}
-			}
-			events.emit(Event{Type: "phase", Phase: "tested", Platform: plat, Node: img.Node})
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // UserAgent is what the client's own registry requests say they are,

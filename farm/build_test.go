@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -30,6 +31,8 @@ type testingEngine struct {
 	fakeBuilder
 	failing string
 	exit    int
+	// hang makes --test commands run until they are stopped.
+	hang bool
 	// auth is the auth file the last build was given, as it read then.
 	auth string
 	// containerfiles are the Containerfiles the builds read.
@@ -57,7 +60,11 @@ func (e *testingEngine) Build(_ context.Context, req engine.NodeBuild) ([]engine
 	return out, errors.Join(errs...)
 }
 
-func (e *testingEngine) Test(context.Context, string, string, func(string)) (int, error) {
+func (e *testingEngine) Test(ctx context.Context, _ string, _ string, _ func(string)) (int, error) {
+	if e.hang {
+		<-ctx.Done()
+		return -1, ctx.Err()
+	}
 	return e.exit, nil
 }
 
@@ -192,5 +199,12 @@ func TestBuildReadsAPipedContainerfileOnce(t *testing.T) {
 		if cf != text {
 			t.Errorf("a node read %q, want the piped Containerfile %q", cf, text)
 		}
+	}
+}
+
+func TestBuildTestHasADeadline(t *testing.T) {
+	stored, err := fakeBuild(t, &testingEngine{fakeBuilder: fakeBuilder{name: "n"}, hang: true}, BuildOptions{Tests: []string{"sleep infinity"}, Timeout: time.Second})
+	if !errors.Is(err, errdefs.ErrTestFailed) || !strings.Contains(err.Error(), "did not finish within 1s") || len(stored) != 0 {
+		t.Errorf("a --test command that hangs is stopped at its deadline and fails the build: stored %v, %v", stored, err)
 	}
 }

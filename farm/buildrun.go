@@ -10,7 +10,6 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/image/v5/docker/reference"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/farmbuild/farm/engine"
@@ -148,7 +147,7 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 		d.jobs[i].Duration = timer.took(d.jobs[i].Platform+"@"+n.Name, time.Since(start))
 		for _, b := range built {
 			if platform.Format(b.Platform) == d.jobs[i].Platform {
-				d.jobs[i].ImageID, d.images[i], d.built[i] = b.ImageID, imageOf(n, b, d.opts, d.events), n
+				d.jobs[i].ImageID, d.images[i], d.built[i] = b.ImageID, imageOf(n, b, d.events), n
 				d.jobs[i].Intermediate, d.jobs[i].ImageRef = b.Intermediate, b.Ref
 				if n.Conn != nil {
 					d.jobs[i].NodeID = n.Conn.Identity()
@@ -323,7 +322,7 @@ func platformError(err error, plat, node string) error {
 
 // imageOf describes a built image for the manifest package, with the
 // node operations it needs.
-func imageOf(n *Node, b engine.PlatformImage, opts BuildOptions, events *emitter) manifest.Image {
+func imageOf(n *Node, b engine.PlatformImage, events *emitter) manifest.Image {
 	plat := platform.Format(b.Platform)
 	return manifest.Image{
 		Platform: b.Platform, Node: n.Name, ImageID: b.ImageID,
@@ -338,19 +337,6 @@ func imageOf(n *Node, b engine.PlatformImage, opts BuildOptions, events *emitter
 			err := n.Builder.Export(ctx, b.ImageID, cw)
 			cw.finish()
 			return err
-		},
-		Push: func(ctx context.Context, ref string) error {
-			events.emit(Event{Type: "phase", Phase: "pushing", Platform: plat, Node: n.Name, Line: ref})
-			defer events.emit(Event{Type: "phase", Phase: "pushed", Platform: plat, Node: n.Name, Line: ref})
-			po := engine.PushOptions{TLSVerify: opts.TLSVerify, Format: opts.Format}
-			if named, err := reference.ParseNormalizedNamed(ref); err == nil {
-				c, err := Credentials(opts.AuthFile, reference.Domain(named))
-				if err != nil {
-					return err
-				}
-				po.Username, po.Password = c.Username, c.Password
-			}
-			return n.Builder.Push(ctx, b.ImageID, ref, po)
 		},
 	}
 }

@@ -24,8 +24,8 @@ type Event struct {
 	Emulated bool `json:"emulated,omitempty"`
 	// Phase is, per platform, one of queued, building, rescheduled,
 	// retrying, done, failed, canceled, then fetching and fetched (the
-	// image comes back from its node) or pushing and pushed (the node
-	// pushes it); for the whole build, storing.
+	// image comes back from its node), then pushing and pushed (the
+	// client pushes it to the registry); for the whole build, storing.
 	Phase string `json:"phase,omitempty"`
 	// Attempt counts the builds of the platform so far.
 	Attempt int `json:"attempt,omitempty"`

@@ -34,8 +34,6 @@ type Image struct {
 	ImageID string
 	// Export writes the image as an OCI archive.
 	Export func(ctx context.Context, w io.Writer) error
-	// Push pushes the image from its node to a registry reference.
-	Push func(ctx context.Context, ref string) error
 }
 
 // Result is the assembled index.

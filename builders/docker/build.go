@@ -40,6 +40,10 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 	if err != nil {
 		return nil, e.failAll(req, err)
 	}
+	before, err := e.imageIDs(ctx)
+	if err != nil {
+		return nil, e.failAll(req, err)
+	}
 	var out []engine.PlatformImage
 	var errs []error
 	for _, p := range req.Platforms {
@@ -70,6 +74,10 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 				break
 			}
 			continue
+		}
+		if before[id] {
+			// The cache handed back an image that was there: not farm's.
+			hold = e.renameCached(ctx, id, hold)
 		}
 		out = append(out, engine.PlatformImage{Platform: p, ImageID: id, Ref: hold})
 	}

@@ -38,6 +38,8 @@ type fakeDocker struct {
 	images map[string]string // ID -> architecture
 	// files are the build context's file names, as the last build got them.
 	files  []string
+	// cached makes builds hand back this image (a cache hit).
+	cached string
 	builds int
 	exit   int
 }
@@ -55,6 +57,12 @@ func (f *fakeDocker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "OK")
 	case path == "/build" && r.Method == http.MethodPost:
 		f.build(w, r)
+	case path == "/images/json":
+		var list []map[string]string
+		for id := range f.images {
+			list = append(list, map[string]string{"Id": id})
+		}
+		_ = json.NewEncoder(w).Encode(list)
 	case strings.HasPrefix(path, "/images/") && strings.HasSuffix(path, "/json"):
 		name := strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/json")
 		id, ok := f.resolve(name)
@@ -62,7 +70,13 @@ func (f *fakeDocker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"message":"No such image: `+name+`"}`, http.StatusNotFound)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"Id": id, "Os": "linux", "Architecture": f.images[id]})
+		var tags []string
+		for t, tid := range f.tags {
+			if tid == id {
+				tags = append(tags, t)
+			}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"Id": id, "Os": "linux", "Architecture": f.images[id], "RepoTags": tags})
 	case strings.HasSuffix(path, "/tag"):
 		name := strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/tag")
 		id, ok := f.resolve(name)
@@ -147,6 +161,9 @@ func (f *fakeDocker) build(w http.ResponseWriter, r *http.Request) {
 		arch = p.Architecture
 	}
 	id := fmt.Sprintf("sha256:%064d", f.builds)
+	if f.cached != "" {
+		id = f.cached
+	}
 	f.images[id] = arch
 	for _, t := range r.URL.Query()["t"] {
 		if !strings.Contains(t, ":") {
@@ -256,10 +273,39 @@ func TestRemoveIgnoresImagesAlreadyGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Remove(context.Background(), []string{built[0].ImageID}); err != nil {
+	if err := e.Remove(context.Background(), []string{built[0].Ref}); err != nil {
 		t.Errorf("Remove: %v", err)
 	}
 	if _, ok := f.images[built[0].ImageID]; ok {
 		t.Error("the image is still there")
+	}
+	if err := e.Remove(context.Background(), []string{built[0].Ref}); err != nil {
+		t.Errorf("Remove of an image already gone: %v", err)
+	}
+}
+
+func TestDockerCacheHitIsNeverRemoved(t *testing.T) {
+	// A teammate's image, and one nobody named: the cache hands each back.
+	for _, teammateTag := range []string{"team/app:prod", ""} {
+		existing := fmt.Sprintf("sha256:%064d", 99)
+		f := &fakeDocker{cached: existing}
+		e := fakeEngine(t, f)
+		f.images[existing] = "amd64"
+		if teammateTag != "" {
+			f.tags[teammateTag] = existing
+		}
+		built, err := e.Build(context.Background(), enginetest.Request(t, nil, enginetest.AMD64))
+		if err != nil || len(built) != 1 || !strings.HasPrefix(built[0].Ref, engine.CachedRepo+":") {
+			t.Fatalf("a cache hit is named in %s: %+v, %v", engine.CachedRepo, built, err)
+		}
+		if err := e.Remove(context.Background(), []string{built[0].Ref}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.images[existing]; !ok {
+			t.Errorf("removing farm's name deleted an image farm did not create (tag %q)", teammateTag)
+		}
+		if teammateTag != "" && f.tags[teammateTag] != existing {
+			t.Errorf("the teammate's tag is gone")
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/registry"
@@ -64,10 +65,19 @@ func (e *Engine) Export(ctx context.Context, imageID string, w io.Writer) error 
 
 // Remove drops farm's hold tags, never forcing: an image goes with its
 // last tag unless a container or a child image still uses it (see
-// engine.Builder). Images already gone are no error.
+// engine.Builder). Docker cannot untag an image's last name without
+// deleting the image, so a name in engine.CachedRepo (an image farm did
+// not create) is dropped only while the image has another. Images
+// already gone are no error.
 func (e *Engine) Remove(ctx context.Context, refs []string) error {
 	var errs []error
 	for _, id := range refs {
+		if strings.HasPrefix(id, engine.CachedRepo+":") {
+			img, err := e.api.ImageInspect(ctx, id)
+			if err != nil || len(img.RepoTags) < 2 {
+				continue
+			}
+		}
 		if _, err := e.api.ImageRemove(ctx, id, client.ImageRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 			errs = append(errs, err)
 		}
@@ -88,4 +98,28 @@ func (e *Engine) Existing(ctx context.Context, ids []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// imageIDs returns the IDs of every image on the node.
+func (e *Engine) imageIDs(ctx context.Context) (map[string]bool, error) {
+	list, err := e.api.ImageList(ctx, client.ImageListOptions{All: true})
+	if err != nil {
+		return nil, fmt.Errorf("listing images on %s: %w", e.conn.Node(), err)
+	}
+	ids := map[string]bool{}
+	for _, img := range list.Items {
+		ids[img.ID] = true
+	}
+	return ids, nil
+}
+
+// renameCached moves farm's hold on an image the cache handed back to a
+// name in engine.CachedRepo, and returns that name (hold if it cannot).
+func (e *Engine) renameCached(ctx context.Context, id, hold string) string {
+	cached := engine.CachedRepo + ":" + strings.TrimPrefix(hold, holdRepo+":")
+	if _, err := e.api.ImageTag(ctx, client.ImageTagOptions{Source: id, Target: cached}); err != nil {
+		return hold
+	}
+	e.release(ctx, hold)
+	return cached
 }

@@ -1,16 +1,15 @@
 package docker
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/farmbuild/farm/logline"
 )
 
 // Test runs cmd with /bin/sh -c in a new container of the image on the
@@ -53,20 +52,11 @@ func (e *Engine) Test(ctx context.Context, imageID, cmd string, log func(string)
 	return int(code), nil
 }
 
-// forwardLines demultiplexes a container log stream into lines.
+// forwardLines demultiplexes a container log stream into lines, each cut
+// at logline.MaxLine.
 func forwardLines(r io.Reader, log func(string)) error {
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			log(strings.TrimRight(sc.Text(), "\r"))
-		}
-		_, _ = io.Copy(io.Discard, pr)
-		done <- sc.Err()
-	}()
-	_, err := stdcopy.StdCopy(pw, pw, r)
-	pw.Close()
-	return errors.Join(err, <-done)
+	split := logline.NewSplitter(logline.MaxLine, log)
+	_, err := stdcopy.StdCopy(split, split, r)
+	split.Flush()
+	return err
 }

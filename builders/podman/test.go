@@ -9,6 +9,7 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/specgen"
+	"github.com/farmbuild/farm/logline"
 )
 
 // Test runs cmd with /bin/sh -c in a new container of the image on the
@@ -46,13 +47,13 @@ func (e *Engine) Test(ctx context.Context, imageID, cmd string, log func(string)
 					stdout = nil
 					continue
 				}
-				log(strings.TrimRight(l, "\n"))
+				log(logline.Cut(strings.TrimRight(l, "\n"), logline.MaxLine))
 			case l, ok := <-stderr:
 				if !ok {
 					stderr = nil
 					continue
 				}
-				log(strings.TrimRight(l, "\n"))
+				log(logline.Cut(strings.TrimRight(l, "\n"), logline.MaxLine))
 			}
 		}
 	}()
