@@ -37,7 +37,7 @@ type fakeDocker struct {
 	tags   map[string]string
 	images map[string]string // ID -> architecture
 	// files are the build context's file names, as the last build got them.
-	files  []string
+	files []string
 	// cached makes builds hand back this image (a cache hit).
 	cached string
 	builds int
