@@ -60,6 +60,9 @@ func (Push) store(ctx context.Context, d delivery) (manifest.Result, error) {
 	}
 	res, err := manifest.RegistryFromStore(ctx, st.server, staged, d.opts.Tags, manifest.PushOptions{System: sys,
 		Cache: blobinfocache.DefaultCache(sys), Docker: d.opts.Format == "docker"})
+	if err != nil && len(res.References) > 0 {
+		return res, fmt.Errorf("%w (the index is already at %s)", err, strings.Join(res.References, ", "))
+	}
 	if err != nil {
 		return res, err
 	}

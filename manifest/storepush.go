@@ -32,11 +32,11 @@ type PushOptions struct {
 // RegistryFromStore pushes the staged images from the client's blob store
 // to the repository of every tag, with the client's own credentials (the
 // nodes get none), then their index to the tags. The images go by digest:
-// the repository gets no tag but the user's, and none before every image
-// and blob of it is there and read back. Repositories are pushed one
-// after another, each whole.
+// the repositories get no tag but the user's, and none before every image
+// and blob of every repository is there and read back. If pushing the
+// index to a tag fails, the result lists the tags already moved.
 func RegistryFromStore(ctx context.Context, store *BlobServer, staged []Staged, tags []string, opts PushOptions) (Result, error) {
-	named, repos, byRepo, err := parseTags(tags)
+	named, repos, err := parseTags(tags)
 	if err != nil {
 		return Result{}, err
 	}
@@ -47,9 +47,9 @@ func RegistryFromStore(ctx context.Context, store *BlobServer, staged []Staged, 
 	if limit == 0 {
 		limit = 4
 	}
-	var res Result
+	var descs []ocispec.Descriptor
 	for _, repo := range repos {
-		descs := make([]ocispec.Descriptor, len(staged))
+		descs = make([]ocispec.Descriptor, len(staged))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(limit)
 		for i, s := range staged {
@@ -68,52 +68,52 @@ func RegistryFromStore(ctx context.Context, store *BlobServer, staged []Staged, 
 		if err := g.Wait(); err != nil {
 			return Result{}, err
 		}
-		index, err := NewIndex(descs, opts.Docker)
-		if err != nil {
+		if err := verifyPushed(ctx, repo, descs, opts); err != nil {
 			return Result{}, err
 		}
-		if err := verifyPushed(ctx, repo, descs, store, opts); err != nil {
-			return Result{}, err
+	}
+	index, err := NewIndex(descs, opts.Docker)
+	if err != nil {
+		return Result{}, err
+	}
+	mediaType := ocispec.MediaTypeImageIndex
+	if opts.Docker {
+		mediaType = MediaTypeDockerList
+	}
+	res := Result{Digest: descriptorFor(index, mediaType, nil).Digest.String(), Manifests: descs}
+	for _, n := range named {
+		if err := putManifest(ctx, n, index, opts.System); err != nil {
+			return res, fmt.Errorf("pushing index to %s: %w", n, err)
 		}
-		for _, i := range byRepo[repo.Name()] {
-			if err := putManifest(ctx, named[i], index, opts.System); err != nil {
-				return Result{}, fmt.Errorf("pushing index to %s: %w", named[i], err)
-			}
-			res.References = append(res.References, named[i].String())
-		}
-		mediaType := ocispec.MediaTypeImageIndex
-		if opts.Docker {
-			mediaType = MediaTypeDockerList
-		}
-		res.Digest, res.Manifests = descriptorFor(index, mediaType, nil).Digest.String(), descs
+		res.References = append(res.References, n.String())
 	}
 	return res, nil
 }
 
-// parseTags parses the tags and groups them by repository, in order.
-func parseTags(tags []string) ([]reference.Named, []reference.Named, map[string][]int, error) {
+// parseTags parses the tags and returns their distinct repositories, in
+// order.
+func parseTags(tags []string) ([]reference.Named, []reference.Named, error) {
 	if len(tags) == 0 {
-		return nil, nil, nil, fmt.Errorf("pushing needs a tag: give -t registry/repository:tag")
+		return nil, nil, fmt.Errorf("pushing needs a tag: give -t registry/repository:tag")
 	}
 	named := make([]reference.Named, len(tags))
-	byRepo := map[string][]int{}
+	seen := map[string]bool{}
 	var repos []reference.Named
 	for i, t := range tags {
 		n, err := reference.ParseNormalizedNamed(t)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("tag %q: %w", t, err)
+			return nil, nil, fmt.Errorf("tag %q: %w", t, err)
 		}
 		if _, ok := n.(reference.Digested); ok {
-			return nil, nil, nil, fmt.Errorf("tag %q has a digest: push to a tag, the index digest is computed", t)
+			return nil, nil, fmt.Errorf("tag %q has a digest: push to a tag, the index digest is computed", t)
 		}
 		named[i] = reference.TagNameOnly(n)
-		repo := named[i].Name()
-		if _, ok := byRepo[repo]; !ok {
+		if !seen[named[i].Name()] {
+			seen[named[i].Name()] = true
 			repos = append(repos, reference.TrimNamed(named[i]))
 		}
-		byRepo[repo] = append(byRepo[repo], i)
 	}
-	return named, repos, byRepo, nil
+	return named, repos, nil
 }
 
 // pushStored pushes one image's blobs (those the repository lacks, or
@@ -165,7 +165,7 @@ func destination(ctx context.Context, repo reference.Named, d digest.Digest, sys
 // verifyPushed reads back, before any tag is pushed, every image's
 // manifest by digest (its bytes must hash to it) and checks that every
 // blob it lists is in the repository with its size.
-func verifyPushed(ctx context.Context, repo reference.Named, descs []ocispec.Descriptor, store *BlobServer, opts PushOptions) error {
+func verifyPushed(ctx context.Context, repo reference.Named, descs []ocispec.Descriptor, opts PushOptions) error {
 	for _, desc := range descs {
 		byDigest, err := reference.WithDigest(repo, desc.Digest)
 		if err != nil {

@@ -56,7 +56,7 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 				if req.Log != nil {
 					req.Log(&p, "docker's layer cache gave an image of the wrong platform: building "+platform.Format(p)+" again without the cache")
 				}
-				e.release(ctx, hold)
+				e.release(ctx, hold, id, before)
 				single := req
 				single.NoCache = true
 				hold = holdTag()
@@ -67,7 +67,7 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 		}
 		if err != nil {
 			if errors.Is(err, errWrongPlatform) {
-				e.release(ctx, hold)
+				e.release(ctx, hold, id, before)
 			}
 			errs = append(errs, &errdefs.BuildError{Platform: platform.Format(p), Node: e.conn.Node(), Step: step, Err: err})
 			if ctx.Err() != nil {
@@ -77,7 +77,10 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 		}
 		if before[id] {
 			// The cache handed back an image that was there: not farm's.
-			hold = e.renameCached(ctx, id, hold)
+			if hold, err = e.renameCached(ctx, id, hold); err != nil {
+				errs = append(errs, &errdefs.BuildError{Platform: platform.Format(p), Node: e.conn.Node(), Step: step, Err: err})
+				continue
+			}
 		}
 		out = append(out, engine.PlatformImage{Platform: p, ImageID: id, Ref: hold})
 	}
@@ -147,9 +150,13 @@ func holdTag() string {
 }
 
 // release drops farm's hold tag of an image it will not use; the image
-// goes with it if that was its last tag.
-func (e *Engine) release(ctx context.Context, hold string) {
-	_, _ = e.api.ImageRemove(context.WithoutCancel(ctx), hold, client.ImageRemoveOptions{})
+// goes with it if that was its last tag, unless it was there before the
+// build (id in before): then the tag stays, as docker cannot drop an
+// image's last name without deleting it.
+func (e *Engine) release(ctx context.Context, hold, id string, before map[string]bool) {
+	if id == "" || !before[id] {
+		_, _ = e.api.ImageRemove(context.WithoutCancel(ctx), hold, client.ImageRemoveOptions{})
+	}
 }
 
 // buildKit reports whether the engine has BuildKit (API 1.39, Docker 18.09).
@@ -216,9 +223,10 @@ func (e *Engine) checkPlatform(ctx context.Context, hold string, want ocispec.Pl
 	if err != nil {
 		return "", fmt.Errorf("inspecting built image: %w", err)
 	}
+	// The ID is returned with a wrong platform too: release needs it.
 	got := platform.FromEngine(img.Os, img.Architecture, img.Variant)
 	if got.OS != want.OS || got.Architecture != want.Architecture {
-		return "", fmt.Errorf("%w: docker built a %s/%s image for %s (does the base image exist for that platform on the node?)", errWrongPlatform, img.Os, img.Architecture, platform.Format(want))
+		return img.ID, fmt.Errorf("%w: docker built a %s/%s image for %s (does the base image exist for that platform on the node?)", errWrongPlatform, img.Os, img.Architecture, platform.Format(want))
 	}
 	return img.ID, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -73,8 +74,12 @@ func (e *Engine) Remove(ctx context.Context, refs []string) error {
 	var errs []error
 	for _, id := range refs {
 		if strings.HasPrefix(id, engine.CachedRepo+":") {
+			// Only a name of someone else's keeps the image; another farm
+			// run's may go at the same moment.
 			img, err := e.api.ImageInspect(ctx, id)
-			if err != nil || len(img.RepoTags) < 2 {
+			if err != nil || !slices.ContainsFunc(img.RepoTags, func(t string) bool {
+				return !strings.HasPrefix(t, engine.HoldRepo+":") && !strings.HasPrefix(t, engine.CachedRepo+":")
+			}) {
 				continue
 			}
 		}
@@ -114,12 +119,14 @@ func (e *Engine) imageIDs(ctx context.Context) (map[string]bool, error) {
 }
 
 // renameCached moves farm's hold on an image the cache handed back to a
-// name in engine.CachedRepo, and returns that name (hold if it cannot).
-func (e *Engine) renameCached(ctx context.Context, id, hold string) string {
+// name in engine.CachedRepo and returns that name. If it cannot, the hold
+// stays (dropping an image's last name would delete it).
+func (e *Engine) renameCached(ctx context.Context, id, hold string) (string, error) {
+	ctx = context.WithoutCancel(ctx)
 	cached := engine.CachedRepo + ":" + strings.TrimPrefix(hold, holdRepo+":")
 	if _, err := e.api.ImageTag(ctx, client.ImageTagOptions{Source: id, Target: cached}); err != nil {
-		return hold
+		return "", fmt.Errorf("naming the image on %s: %w", e.conn.Node(), err)
 	}
-	e.release(ctx, hold)
-	return cached
+	_, _ = e.api.ImageRemove(ctx, hold, client.ImageRemoveOptions{})
+	return cached, nil
 }

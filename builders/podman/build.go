@@ -31,11 +31,29 @@ import (
 // platform's image (FROM scratch), and such a platform is built again
 // without the cache rather than silently lost.
 func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.PlatformImage, error) {
-	call := e.buildOnce(ctx, req)
+	call := e.buildOnce(ctx, req, nil)
+	calls := []buildCall{call}
+	// Each call's list goes once its images are named.
+	defer func() {
+		for _, c := range calls {
+			e.removeList(ctx, c.nonce)
+		}
+	}()
 	var out []engine.PlatformImage
 	var errs []error
 	for i, p := range req.Platforms {
 		id, step, err, c := call.ids[i], call.steps[i], call.err, call
+		if err != nil && call.committed[i] && ctx.Err() == nil {
+			// buildah lists a call's images only when every platform
+			// succeeded; one that the output says was done is built
+			// again alone, which the layer cache makes quick. Ownership
+			// is judged against what was there before the first call.
+			single := req
+			single.Platforms = req.Platforms[i : i+1]
+			c = e.buildOnce(ctx, single, call.before)
+			calls = append(calls, c)
+			id, step, err = c.ids[0], c.steps[0], c.err
+		}
 		if id != "" {
 			id, err = e.checkPlatform(ctx, id, p)
 		}
@@ -45,7 +63,8 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 			}
 			single := req
 			single.Platforms, single.NoCache = req.Platforms[i:i+1], true
-			c = e.buildOnce(ctx, single)
+			c = e.buildOnce(ctx, single, call.before)
+			calls = append(calls, c)
 			id, step, err = c.ids[0], c.steps[0], c.err
 			if id != "" {
 				id, err = e.checkPlatform(ctx, id, p)
@@ -82,22 +101,27 @@ type buildCall struct {
 	// stray are the platforms of images the call made that were not asked
 	// for.
 	stray []string
-	err   error
+	// committed says, per platform, whether the output reported its last
+	// step done: only a hint, for what to build again after a failure.
+	committed []bool
+	err       error
 }
 
-// buildOnce runs one build call.
-func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild) buildCall {
+// buildOnce runs one build call. before, when not nil, stands for the
+// images that were there before the build: those the call finds are not
+// farm's.
+func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild, before map[string]bool) buildCall {
 	n := len(req.Platforms)
-	call := buildCall{nonce: newNonce(), ids: make([]string, n), steps: make([]string, n)}
+	call := buildCall{nonce: newNonce(), ids: make([]string, n), steps: make([]string, n), committed: make([]bool, n), before: before}
 	opts, err := buildOptions(req, call.nonce, e.dir)
-	if err == nil {
+	if err == nil && call.before == nil {
 		call.before, _, err = e.imageIDs(ctx)
 	}
 	if err != nil {
 		call.err = err
 		return call
 	}
-	before, listErr := e.buildContainers(ctx)
+	containersBefore, listErr := e.buildContainers(ctx)
 	sent, start, reported := e.conn.Sent(), time.Now(), false
 	// The context is uploaded before the first output line: report it then.
 	log := req.Log
@@ -123,7 +147,7 @@ func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild) buildCall 
 		select {
 		case <-ctx.Done():
 			if listErr == nil && e.major >= 5 {
-				e.stopRuns(call.nonce, before)
+				e.stopRuns(call.nonce, containersBefore)
 			}
 			disconnect()
 		case <-bctx.Done():
@@ -135,18 +159,20 @@ func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild) buildCall 
 	call.err = engineReported(err)
 	tracker.Flush()
 	copy(call.steps, tracker.steps)
+	copy(call.committed, tracker.committed)
 	if ctx.Err() != nil {
 		call.err = ctx.Err()
 		if listErr == nil {
-			e.abandon(call.nonce, before)
+			e.abandon(call.nonce, containersBefore)
 		}
 		return call
 	}
-	ids, stray, err := e.builtImages(ctx, call.nonce, req.Platforms, call.before)
-	call.ids, call.stray = ids, stray
-	if call.err == nil {
-		call.err = err
+	if call.err != nil {
+		// A failed call has no list to read; nothing else says which
+		// images it made.
+		return call
 	}
+	call.ids, call.stray, call.err = e.builtImages(ctx, call.nonce, req.Platforms, call.before)
 	return call
 }
 

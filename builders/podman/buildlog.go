@@ -21,12 +21,14 @@ type buildTracker struct {
 	log       func(*ocispec.Platform, string)
 	cur       int
 	steps     []string
+	// committed says whether a platform's output reported it committed.
+	committed []bool
 	split     *logline.Splitter
 }
 
 func newBuildTracker(platforms []ocispec.Platform, log func(*ocispec.Platform, string)) *buildTracker {
 	n := len(platforms)
-	t := &buildTracker{platforms: platforms, log: log, cur: -1, steps: make([]string, n)}
+	t := &buildTracker{platforms: platforms, log: log, cur: -1, steps: make([]string, n), committed: make([]bool, n)}
 	if n == 1 {
 		t.cur = 0
 	}
@@ -56,8 +58,11 @@ func (t *buildTracker) line(s string) {
 	var p *ocispec.Platform
 	if t.cur >= 0 {
 		p = &t.platforms[t.cur]
-		if strings.HasPrefix(s, "STEP ") {
+		switch {
+		case strings.HasPrefix(s, "STEP "):
 			t.steps[t.cur] = strings.TrimPrefix(s, "STEP ")
+		case strings.HasPrefix(s, "COMMIT"):
+			t.committed[t.cur] = true
 		}
 	}
 	if t.log != nil {

@@ -99,7 +99,7 @@ func (e *Engine) ownContainers(ctx context.Context, nonce string, ids []string) 
 	if len(ids) == 0 || e.graphRoot == "" {
 		return nil
 	}
-	script := "set -- " + shellQuote("farm-"+nonce+".invalid") + " " + shellQuote(e.graphRoot+"/overlay-containers")
+	script := "set -- " + shellQuote("farm-"+nonce+".invalid") + " " + shellQuote(e.containersDir())
 	for _, id := range ids {
 		script += " " + shellQuote(id)
 	}
@@ -171,7 +171,7 @@ func (e *Engine) killRuns(ctx context.Context, containerIDs []string) {
 	}
 	// Newer container storage keeps build containers in
 	// volatile-containers.json, older in containers.json.
-	dir := e.graphRoot + "/overlay-containers/"
+	dir := e.containersDir() + "/"
 	out, err := e.conn.Run(ctx, "cat "+shellQuote(dir+"containers.json")+" "+shellQuote(dir+"volatile-containers.json")+" 2>/dev/null; true")
 	if err != nil {
 		return
@@ -198,4 +198,13 @@ func (e *Engine) killRuns(ctx context.Context, containerIDs []string) {
 // shellQuote quotes s for a POSIX shell.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// containersDir is where the node's store keeps its containers.
+func (e *Engine) containersDir() string {
+	driver := e.graphDriver
+	if driver == "" {
+		driver = "overlay"
+	}
+	return e.graphRoot + "/" + driver + "-containers"
 }

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,8 +32,9 @@ type fakePodman struct {
 	mu sync.Mutex
 	// arch is the architecture of what builds make ("" = what was asked).
 	arch string
-	// buildError is an error record a build stream ends with.
-	buildError string
+	// buildError is an error record a build stream ends with, at the
+	// platform of failArch ("" for the first).
+	buildError, failArch string
 	// forged is an image ID the build's RUN output prints, as podman
 	// prints its own.
 	forged string
@@ -69,6 +72,12 @@ func (f *fakePodman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			list = append(list, map[string]string{"Id": id, "Digest": fakeDigest(id)})
 		}
 		_ = json.NewEncoder(w).Encode(list)
+	case strings.HasPrefix(path, "/manifests/") && strings.HasSuffix(path, "/exists"):
+		if _, ok := f.lists[strings.TrimSuffix(strings.TrimPrefix(path, "/manifests/"), "/exists")]; ok {
+			w.WriteHeader(http.StatusNoContent)
+		} else {
+			w.WriteHeader(http.StatusNotFound)
+		}
 	case strings.HasPrefix(path, "/manifests/") && r.Method == http.MethodDelete:
 		delete(f.lists, strings.TrimPrefix(path, "/manifests/"))
 		_, _ = io.WriteString(w, `{"Deleted":[],"Untagged":[],"ExitCode":0}`)
@@ -84,6 +93,10 @@ func (f *fakePodman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ms = append(ms, map[string]any{"digest": fakeDigest(id), "platform": map[string]string{"os": "linux", "architecture": f.images[id]}})
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"manifests": ms})
+	case strings.HasPrefix(path, "/images/") && strings.HasSuffix(path, "/untag"):
+		q := r.URL.Query()
+		delete(f.tags, q.Get("repo")+":"+q.Get("tag"))
+		w.WriteHeader(http.StatusCreated)
 	case strings.HasPrefix(path, "/images/") && strings.HasSuffix(path, "/tag"):
 		q := r.URL.Query()
 		f.tags[q.Get("repo")+":"+q.Get("tag")] = f.resolve(strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/tag"))
@@ -97,7 +110,13 @@ func (f *fakePodman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, `{"cause":"image not known","message":"`+id+`: image not known","response":404}`)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"Id": id, "Os": "linux", "Architecture": arch})
+		var tags []string
+		for t, tid := range f.tags {
+			if tid == id {
+				tags = append(tags, t)
+			}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"Id": id, "Os": "linux", "Architecture": arch, "RepoTags": tags})
 	case strings.HasSuffix(path, "/exists"):
 		if _, ok := f.images[strings.TrimSuffix(strings.TrimPrefix(path, "/images/"), "/exists")]; ok {
 			w.WriteHeader(http.StatusNoContent)
@@ -119,9 +138,17 @@ func (f *fakePodman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_, _ = io.WriteString(w, `{"stream":"pushed\n"}`+"\n")
 	case path == "/images/remove":
-		for _, id := range r.URL.Query()["images"] {
-			delete(f.images, id)
-			delete(f.tags, id)
+		// As podman: a name goes, and its image when that was its last;
+		// an image named by its ID goes with its (one) name.
+		for _, name := range r.URL.Query()["images"] {
+			id := f.resolve(name)
+			delete(f.tags, name)
+			if _, byID := f.images[name]; byID {
+				maps.DeleteFunc(f.tags, func(_, tid string) bool { return tid == name })
+			}
+			if !slices.Contains(slices.Collect(maps.Values(f.tags)), id) {
+				delete(f.images, id)
+			}
 		}
 		_, _ = io.WriteString(w, `{"Deleted":[],"Untagged":[],"Errors":[],"ExitCode":0}`)
 	case path == "/containers/create":
@@ -173,6 +200,7 @@ func (f *fakePodman) build(w http.ResponseWriter, r *http.Request) {
 	}
 	line := func(s string) { _ = json.NewEncoder(w).Encode(map[string]string{"stream": s + "\n"}) }
 	var last string
+	var made []string
 	for _, p := range platforms {
 		prefix := ""
 		if len(platforms) > 1 {
@@ -180,7 +208,7 @@ func (f *fakePodman) build(w http.ResponseWriter, r *http.Request) {
 		}
 		line(prefix + "STEP 1/2: FROM scratch")
 		line(prefix + "STEP 2/2: COPY . /")
-		if f.buildError != "" {
+		if f.buildError != "" && (f.failArch == "" || strings.HasSuffix(p, "/"+f.failArch)) {
 			_ = json.NewEncoder(w).Encode(map[string]string{"error": f.buildError})
 			return
 		}
@@ -199,12 +227,14 @@ func (f *fakePodman) build(w http.ResponseWriter, r *http.Request) {
 			arch = strings.Split(p, "/")[1]
 		}
 		f.images[id] = arch
-		list := r.URL.Query().Get("manifest")
-		f.lists[list] = append(f.lists[list], id)
+		made = append(made, id)
 		line(prefix + "COMMIT")
 		line("--> " + id[:11])
 		last = id
 	}
+	// buildah lists the images once every platform is built.
+	list := r.URL.Query().Get("manifest")
+	f.lists[list] = append(f.lists[list], made...)
 	line(last)
 }
 
@@ -359,5 +389,45 @@ func TestPodmanRegistriesDropInsAreInAPrivateDirectory(t *testing.T) {
 	st, err := os.Stat(filepath.Dir(dropIns))
 	if err != nil || st.Mode().Perm() != 0o700 || filepath.Dir(dropIns) == filepath.Clean(os.TempDir()) {
 		t.Errorf("registries.d drop-ins at %s: the directory must be private (%v, %v)", dropIns, st.Mode(), err)
+	}
+}
+
+func TestPodmanKeepsThePlatformsThatBuiltWhenAnotherFails(t *testing.T) {
+	// buildah lists no image of a call in which a platform failed: the
+	// platform that was done is built again alone.
+	f := &fakePodman{buildError: "exit status 3", failArch: "arm64"}
+	e := fakeEngine(t, f)
+	built, err := e.Build(context.Background(), enginetest.Request(t, nil, enginetest.AMD64, enginetest.ARM64))
+	var be *errdefs.BuildError
+	if len(built) != 1 || built[0].Platform.Architecture != "amd64" || !strings.HasPrefix(built[0].Ref, engine.HoldRepo+":") ||
+		!errors.As(err, &be) || be.Platform != "linux/arm64" {
+		t.Errorf("amd64 built, arm64 failed: got %+v, %v", built, err)
+	}
+	if len(f.lists) != 0 {
+		t.Errorf("every call's list must go: %v", f.lists)
+	}
+}
+
+func TestPodmanRemoveTouchesOnlyWhatFarmMade(t *testing.T) {
+	f := &fakePodman{}
+	e := fakeEngine(t, f)
+	for _, id := range []string{"ours", "shared", "layer", "named-layer"} {
+		f.images[id] = "amd64"
+	}
+	f.tags[engine.HoldRepo+":n-linux-amd64"] = "ours"
+	f.tags[engine.CachedRepo+":n-linux-amd64"] = "shared"
+	f.tags["team/app:prod"] = "shared"
+	f.tags[engine.CachedRepo+":m-linux-amd64"] = "named-layer" // a later build's cache hit
+	err := e.Remove(context.Background(), []string{engine.HoldRepo + ":n-linux-amd64", engine.CachedRepo + ":n-linux-amd64", "layer", "named-layer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]bool{"ours": false, "layer": false, "shared": true, "named-layer": true} {
+		if _, ok := f.images[id]; ok != want {
+			t.Errorf("image %s there = %v, want %v", id, ok, want)
+		}
+	}
+	if f.tags["team/app:prod"] != "shared" || f.tags[engine.CachedRepo+":n-linux-amd64"] != "" {
+		t.Errorf("a cache hit's farm name is only untagged: %v", f.tags)
 	}
 }

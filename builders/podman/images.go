@@ -103,23 +103,30 @@ func (e *Engine) Export(ctx context.Context, imageID string, w io.Writer) error 
 // Remove drops farm's names and removes the layer images farm created,
 // never forcing (see engine.Builder): a name in engine.CachedRepo is only
 // untagged; another name goes with its image unless something else still
-// uses the image. Images already gone are no error.
+// uses the image; a layer image goes only while nothing names it (a later
+// build may have found it in the cache and named it). Unnamed parents are
+// kept (noprune: podman 4.3 ignores it and removes the unnamed parents no
+// other image uses). Images already gone are no error.
 func (e *Engine) Remove(ctx context.Context, refs []string) error {
 	var remove []string
 	var real []error
 	for _, ref := range refs {
-		repo, tag, ok := strings.Cut(ref, ":")
-		if !ok || repo != engine.CachedRepo {
+		repo, tag, named := strings.Cut(ref, ":")
+		switch {
+		case named && repo == engine.CachedRepo:
+			if err := images.Untag(e.ctx(ctx), ref, tag, repo, nil); err != nil && !strings.Contains(err.Error(), "image not known") {
+				real = append(real, err)
+			}
+		case !named:
+			if img, err := images.GetImage(e.ctx(ctx), ref, nil); err == nil && len(img.RepoTags) == 0 {
+				remove = append(remove, ref)
+			}
+		default:
 			remove = append(remove, ref)
-			continue
-		}
-		if err := images.Untag(e.ctx(ctx), ref, tag, repo, nil); err != nil && !strings.Contains(err.Error(), "image not known") {
-			real = append(real, err)
 		}
 	}
 	if len(remove) > 0 {
-		ignore := true
-		_, errs := images.Remove(e.ctx(ctx), remove, &images.RemoveOptions{Ignore: &ignore})
+		_, errs := images.Remove(e.ctx(ctx), remove, new(images.RemoveOptions).WithIgnore(true).WithNoPrune(true))
 		for _, err := range errs {
 			if err != nil && !strings.Contains(err.Error(), "image is in use") && !strings.Contains(err.Error(), "dependent children") {
 				real = append(real, err)

@@ -38,6 +38,9 @@ type Engine struct {
 	// graphRoot is the node's image store, for finding a canceled build's
 	// processes.
 	graphRoot string
+	// graphDriver is the store's driver (overlay, vfs...), which names
+	// its containers' directory.
+	graphDriver string
 	// major is the server's major version (0 until Info has run).
 	major uint64
 }
@@ -104,6 +107,7 @@ func (e *Engine) Info(ctx context.Context) (engine.EngineInfo, error) {
 	if info.Store != nil {
 		out.StorageRoot = info.Store.GraphRoot
 		e.graphRoot = info.Store.GraphRoot
+		e.graphDriver = info.Store.GraphDriverName
 	}
 	// Build (external) containers are the builds in progress.
 	if running, err := e.buildContainers(ctx); err == nil {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/images"
@@ -66,6 +67,9 @@ func (e *Engine) imageIDs(ctx context.Context) (map[string]bool, map[string][]su
 	}
 	return ids, byDigest, nil
 }
+
+// apiTimeout bounds the calls farm makes after a build, canceled or not.
+const apiTimeout = 2 * time.Minute
 
 // summary is what imageFor weighs of an image.
 type summary struct {
@@ -125,6 +129,17 @@ func (e *Engine) listInstances(ctx context.Context, name string) ([]listInstance
 	if err != nil {
 		return nil, err
 	}
+	// Only a list in the node's own storage counts: for a name it lacks,
+	// podman would look in a registry (here, whatever answers on the
+	// node's localhost).
+	exists, err := conn.DoRequest(e.ctx(ctx), nil, http.MethodGet, "/manifests/%s/exists", url.Values{}, nil, name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the build's list on %s: %w", e.conn.Node(), err)
+	}
+	exists.Body.Close()
+	if exists.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
 	resp, err := conn.DoRequest(e.ctx(ctx), nil, http.MethodGet, "/manifests/%s/json", url.Values{}, nil, name)
 	if err != nil {
 		return nil, fmt.Errorf("reading the build's list on %s: %w", e.conn.Node(), err)
@@ -152,14 +167,12 @@ func (e *Engine) listInstances(ctx context.Context, name string) ([]listInstance
 // builtImages returns, per requested platform, the ID of the image the
 // build call added to its list ("" when it has none of that platform),
 // and the platforms of images in the list that no request asked for (what
-// podman 4's layer cache hands back for FROM scratch); the list is
-// removed (the images stay).
+// podman 4's layer cache hands back for FROM scratch).
 func (e *Engine) builtImages(ctx context.Context, nonce string, want []ocispec.Platform, before map[string]bool) ([]string, []string, error) {
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
+	defer cancel()
 	ids := make([]string, len(want))
-	name := listName(nonce)
-	defer e.removeList(ctx, nonce)
-	instances, err := e.listInstances(ctx, name)
+	instances, err := e.listInstances(ctx, listName(nonce))
 	if err != nil || len(instances) == 0 {
 		return ids, nil, err
 	}
@@ -228,7 +241,9 @@ func (e *Engine) removeList(ctx context.Context, nonce string) {
 	if err != nil {
 		return
 	}
-	resp, err := conn.DoRequest(e.ctx(context.WithoutCancel(ctx)), nil, http.MethodDelete, "/manifests/%s", url.Values{}, nil, listName(nonce))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
+	defer cancel()
+	resp, err := conn.DoRequest(e.ctx(ctx), nil, http.MethodDelete, "/manifests/%s", url.Values{}, nil, listName(nonce))
 	if err == nil {
 		resp.Body.Close()
 	}
