@@ -4,11 +4,14 @@ package cmd
 
 import (
 	"bytes"
+	"encoding/json"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/farmbuild/farm/records"
 )
 
 // Nodes are shared: a teammate builds on p1 with podman while farm does.
@@ -102,5 +105,41 @@ func TestE2EBuildOutputCannotNameTheResult(t *testing.T) {
 		if got := strings.TrimSpace(l.file(l.index("1"), arch, "who")); got != mine {
 			t.Errorf("the %s result is not the image farm built: /who = %q, want %q", arch, got, mine)
 		}
+	}
+}
+
+func TestE2EKilledFarmLeavesNoRunningBuild(t *testing.T) {
+	buildFarmHome(t)
+	marker := "killed-" + uniq()
+	cmd, sc := startFarm(t, "build", "--platforms", "linux/amd64", "-t", "x:1", writeContext(t, "FROM base\nRUN echo "+marker+" && sleep 4\n"))
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "] "+marker) {
+			break
+		}
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	// The node finishes the orphaned step; let it, so that no other test
+	// sees it end.
+	for i := 0; i < 100 && processRuns(marker); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	var builds []records.BuildRecord
+	if err := json.Unmarshal([]byte(mustCLI(t, "history", "--format", "json")), &builds); err != nil || len(builds) != 1 {
+		t.Fatalf("history: %v %+v", err, builds)
+	}
+	if builds[0].Result != "interrupted" {
+		t.Errorf("a build whose farm was killed is %q, want interrupted", builds[0].Result)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := farmCLI(t, "logs", "--follow", builds[0].ID)
+		done <- err
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Errorf("farm logs --follow of a killed farm's build does not end")
 	}
 }

@@ -61,3 +61,10 @@ func TestPasswordsInURIsAreNotShown(t *testing.T) {
 		}
 	}
 }
+
+func TestOneLineStripsEscapeSequences(t *testing.T) {
+	err := errors.New("building linux/arm64 on n1: \x1b]0;owned\x07exit status 1\x1b[2J")
+	if got := OneLine(err); strings.ContainsAny(got, "\x1b\x07") || !strings.Contains(got, "exit status 1") {
+		t.Errorf("OneLine = %q", got)
+	}
+}

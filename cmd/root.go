@@ -11,6 +11,7 @@ import (
 	"github.com/farmbuild/farm/builders"
 	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/engine"
+	"github.com/farmbuild/farm/logline"
 )
 
 // version is set at build time with -ldflags "-X github.com/farmbuild/farm/cmd.version=...".
@@ -108,5 +109,7 @@ func minArgs(n int) cobra.PositionalArgs {
 
 // OneLine folds an error message onto one line.
 func OneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
+	// An error can carry a node's text: no escape sequence reaches the
+	// terminal.
+	return logline.Sanitize(strings.Join(strings.Fields(err.Error()), " "))
 }

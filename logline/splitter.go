@@ -105,7 +105,13 @@ func indexLineEnd(s string) int {
 }
 
 // add appends to the current line what fits in it.
-func (s *Splitter) add(b []byte) {
+func (s *Splitter) add(b []byte) { appendFitting(s, b) }
+
+func (s *Splitter) addString(str string) { appendFitting(s, str) }
+
+// appendFitting appends to the current line what fits in it, from bytes
+// or a string alike.
+func appendFitting[T ~string | ~[]byte](s *Splitter, b T) {
 	if len(b) == 0 {
 		return
 	}
@@ -116,19 +122,6 @@ func (s *Splitter) add(b []byte) {
 		s.cut = true
 	}
 	s.buf = append(s.buf, b...)
-}
-
-func (s *Splitter) addString(str string) {
-	if len(str) == 0 {
-		return
-	}
-	s.afterCR = false
-	room := s.max - len(s.buf)
-	if len(str) > room {
-		str = str[:room]
-		s.cut = true
-	}
-	s.buf = append(s.buf, str...)
 }
 
 // end handles a "\r" or "\n".

@@ -35,21 +35,10 @@ func (e *Engine) Push(ctx context.Context, imageID, ref string, o engine.PushOpt
 		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
 	}
 	defer res.Close()
-	// Errors come inside the stream: read it to the end.
-	dec := json.NewDecoder(res)
-	for {
-		var m struct {
-			Error string `json:"error"`
-		}
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("push on %s: reading the stream: %w", e.conn.Node(), err)
-		}
-		if m.Error != "" {
-			return fmt.Errorf("push on %s: %s", e.conn.Node(), m.Error)
-		}
+	if err := engine.ReadPushStream(res); err != nil {
+		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
 	}
+	return nil
 }
 
 // Export writes the image as a docker archive (docker save); farm turns

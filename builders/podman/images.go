@@ -73,22 +73,10 @@ func (e *Engine) pushAnonymous(ctx context.Context, imageID, ref string, o engin
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return fmt.Errorf("push on %s: %s: %s", e.conn.Node(), resp.Status, strings.TrimSpace(string(body)))
 	}
-	// Errors can also come inside a successful stream, which must be read
-	// to its end: a stream cut short is no success.
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var m struct {
-			Error string `json:"error"`
-		}
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("push on %s: the engine's answer cannot be read: %w", e.conn.Node(), err)
-		}
-		if m.Error != "" {
-			return fmt.Errorf("push on %s: %s", e.conn.Node(), m.Error)
-		}
+	if err := engine.ReadPushStream(resp.Body); err != nil {
+		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
 	}
+	return nil
 }
 
 // Export writes the image as an OCI archive.
@@ -105,8 +93,8 @@ func (e *Engine) Export(ctx context.Context, imageID string, w io.Writer) error 
 // untagged; another name goes with its image unless something else still
 // uses the image; a layer image goes only while nothing names it (a later
 // build may have found it in the cache and named it). Unnamed parents are
-// kept (noprune: podman 4.3 ignores it and removes the unnamed parents no
-// other image uses). Images already gone are no error.
+// kept (noprune, which podman 4.3.1 honours too): they may be another
+// user's cache. Images already gone are no error.
 func (e *Engine) Remove(ctx context.Context, refs []string) error {
 	var remove []string
 	var real []error
