@@ -107,7 +107,7 @@ moving whole images; over a real network the bytes in 2a and 2b decide.
 | --- | --- | --- | --- | --- |
 | 1 | 2-platform build (linux/amd64 native, linux/arm64 emulated, CPU-bound RUN) on 2 nodes, against the same two builds one after another on one node | ${farm_s} s | ${serial_s} s | ${serial_s}/${farm_s} = $(ratio "$serial_s" "$farm_s")x faster |
 | 2a | rebuild over a 40 MiB unchanged base into local storage: bytes from node to client | $(mib "$local_bytes") MiB in ${local_s} s (first build: $(mib "$first_bytes") MiB) | podman save \| podman load of the same image: $(mib "$save_bytes") MiB in ${save_s} s | $(ratio "$save_bytes" "$((local_bytes > 0 ? local_bytes : 1))")x fewer bytes |
-| 2b | the same rebuild with \`--push\`: bytes the registry receives (node to registry; the client sends only the index) | $(mib "$push_bytes") MiB in ${push_s} s | first push of the image: $(mib "$push_first") MiB | $(ratio "$push_first" "$((push_bytes > 0 ? push_bytes : 1))")x fewer bytes |
+| 2b | the same rebuild with \`--push\`: bytes the registry receives (the client pushes from its store, with its own credentials) | $(mib "$push_bytes") MiB in ${push_s} s | first push of the image: $(mib "$push_first") MiB | $(ratio "$push_first" "$((push_bytes > 0 ? push_bytes : 1))")x fewer bytes |
 | 3 | scheduler, simulated farm of 200 nodes and 12 platforms (\`BenchmarkAssign200x12\`) | ${sched_ns} ns per plan | makespan against a lower bound no schedule can beat | ${sched_ratio} (1.00 is optimal) |
 
 How each is measured:
