@@ -96,6 +96,9 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 		return err
 	}
 	bo.Logger = ro.logger
+	if err := farm.CheckContainerfile(bo); err != nil {
+		return err
+	}
 	if err := farm.Preflight(ctx, bo); err != nil {
 		return err
 	}

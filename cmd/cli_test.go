@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,5 +209,31 @@ func TestCompletion(t *testing.T) {
 		if out := mustCLI(t, "completion", shell); !strings.Contains(out, want) {
 			t.Errorf("farm completion %s lacks %q", shell, want)
 		}
+	}
+}
+
+// A Containerfile the engines would refuse is reported as FILE:LINE before
+// any node is contacted, with exit 2 and no build record.
+func TestBuildChecksTheContainerfileFirst(t *testing.T) {
+	isolate(t)
+	mustCLI(t, "connection", "add", "n1", "unix:///nonexistent/n1.sock")
+	noNode := func(context.Context, engine.Link) (engine.Builder, error) {
+		t.Error("a node was contacted")
+		return nil, errors.New("no")
+	}
+	for _, tc := range []struct{ file, want string }{
+		{"FROM base\nRUNN make\n", `Containerfile:2: unknown instruction "RUNN"`},
+		{"", "Containerfile: it has no instructions"},
+		{"COPY . /\n", "Containerfile:1: COPY before any FROM"},
+	} {
+		dir := t.TempDir()
+		writeFile(t, dir+"/Containerfile", tc.file)
+		_, _, err := farmCLIWith(t, noNode, "build", "--platforms", "linux/amd64", "-t", "x:1", dir)
+		if ExitCode(err) != exitUsage || !strings.Contains(OneLine(err), tc.want) {
+			t.Errorf("Containerfile %q: exit %d, %v; want %q", tc.file, ExitCode(err), err, tc.want)
+		}
+	}
+	if out := mustCLI(t, "history"); strings.Contains(out, "x:1") || strings.Count(strings.TrimSpace(out), "\n") > 0 {
+		t.Errorf("a usage error must leave no record:\n%s", out)
 	}
 }

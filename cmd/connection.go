@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/farmbuild/farm/config"
+	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/transport"
 )
 
@@ -74,9 +76,20 @@ func runConnectionAdd(ctx context.Context, ro *rootOptions, opts *connectionAddO
 		defer cancel()
 		conn, err := transport.Connect(ctx, c.Name, c.URI, c.Identity)
 		if err != nil {
+			if !errors.Is(err, errdefs.ErrHostKey) && !errors.Is(err, errdefs.ErrUsage) {
+				err = fmt.Errorf("%w: %w", errdefs.ErrNodeDown, err)
+			}
 			return fmt.Errorf("finding the engine socket of %s: %w", c.URI, err)
 		}
 		c.URI = conn.Dest.String()
+		// podman reports its socket's path whether or not anything serves
+		// it (podman.socket not started): say so now, not at the first
+		// build.
+		if engine, err := conn.DialEngine(ctx); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: nothing answers on %s on %s yet: start the engine's socket there (for podman: systemctl --user enable --now podman.socket, or as root: systemctl enable --now podman.socket)\n", conn.Dest.Socket, dest.Host)
+		} else {
+			engine.Close()
+		}
 		conn.Close()
 		ro.logger.Info("discovered engine socket", "connection", c.Name, "uri", c.URI)
 	}

@@ -222,14 +222,32 @@ func TestE2EChangedHostKey(t *testing.T) {
 
 func TestE2EConnectionAddDiscoversSocket(t *testing.T) {
 	e2eHome(t, true)
-	out := mustCLI(t, "connection", "add", "--identity", theFarm.identity, "disc", "root@127.0.0.1:"+theFarm.sshPort)
+	out, errOut, err := farmCLI(t, "connection", "add", "--identity", theFarm.identity, "disc", "root@127.0.0.1:"+theFarm.sshPort)
+	if err != nil {
+		t.Fatalf("connection add: %v\n%s", err, errOut)
+	}
 	c := connectionNamed(t, "disc")
 	if !strings.HasPrefix(c.URI, sshURI("/")) || !strings.HasSuffix(c.URI, "/podman.sock") {
 		t.Errorf("discovered URI %q (%s)", c.URI, out)
 	}
+	// The node is this machine: a socket path that nothing serves here is
+	// said at once.
+	sock := c.URI[strings.Index(c.URI[len("ssh://"):], "/")+len("ssh://"):]
+	if conn, dialErr := net.Dial("unix", sock); dialErr != nil {
+		if !strings.Contains(errOut, "warning: nothing answers on "+sock) {
+			t.Errorf("no warning that nothing serves %s:\n%s", sock, errOut)
+		}
+	} else {
+		conn.Close()
+	}
+	// A node that refuses the connection is unreachable: exit 3.
+	_, _, err = farmCLI(t, "connection", "add", "--identity", theFarm.identity, "down", "ssh://root@127.0.0.1:1")
+	if ExitCode(err) != exitInfra {
+		t.Errorf("connection add to a refused port: exit %d (%v), want %d", ExitCode(err), err, exitInfra)
+	}
 	// Discovery goes through the same strict host key check.
 	e2eHome(t, false)
-	_, _, err := farmCLI(t, "connection", "add", "--identity", theFarm.identity, "disc", "ssh://root@127.0.0.1:"+theFarm.sshPort)
+	_, _, err = farmCLI(t, "connection", "add", "--identity", theFarm.identity, "disc", "ssh://root@127.0.0.1:"+theFarm.sshPort)
 	if err == nil || ExitCode(err) != exitInfra || !strings.Contains(err.Error(), "is not known") {
 		t.Errorf("discovery on an unknown host: %v", err)
 	}

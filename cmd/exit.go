@@ -65,3 +65,24 @@ func ExitCode(err error) int {
 		return exitFailure
 	}
 }
+
+// ErrorLines renders an error as lines for the terminal: one per joined
+// error (one per failed platform: each says its platform and node), each
+// folded onto one line.
+func ErrorLines(err error) []string {
+	var joined interface{ Unwrap() []error }
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			joined = j
+			break
+		}
+	}
+	if joined == nil || len(joined.Unwrap()) < 2 {
+		return []string{OneLine(err)}
+	}
+	var lines []string
+	for _, e := range joined.Unwrap() {
+		lines = append(lines, ErrorLines(e)...)
+	}
+	return lines
+}

@@ -68,3 +68,16 @@ func TestOneLineStripsEscapeSequences(t *testing.T) {
 		t.Errorf("OneLine = %q", got)
 	}
 }
+
+func TestErrorLinesOnePerPlatform(t *testing.T) {
+	err := fmt.Errorf("building: %w", errors.Join(
+		&errdefs.BuildError{Platform: "linux/arm64", Node: "n1", Err: errors.New("exit status 7")},
+		&errdefs.BuildError{Platform: "linux/amd64", Node: "n2", Err: errors.New("exit status 1\nsecond line")}))
+	lines := ErrorLines(err)
+	if len(lines) != 2 || !strings.Contains(lines[0], "linux/arm64") || !strings.Contains(lines[1], "linux/amd64") || strings.Contains(lines[1], "\n") {
+		t.Errorf("one line per platform: %q", lines)
+	}
+	if got := ErrorLines(errors.New("plain")); len(got) != 1 || got[0] != "plain" {
+		t.Errorf("a plain error is one line: %q", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -68,7 +69,8 @@ func TestDryRunWithInjectedEngines(t *testing.T) {
 		}
 	}
 	out, _, err = farmCLIWith(t, fakeOpener, "status")
-	if err != nil || !strings.Contains(out, "fake 1.0") || !strings.Contains(out, "linux/arm64") {
+	// EMULATED is written as NATIVE is, and as --platforms takes it.
+	if err != nil || !regexp.MustCompile(`(?m)^amd1\s+ok\s+fake 1.0\s+linux/amd64\s+linux/arm64\s`).MatchString(out) {
 		t.Errorf("status with fake engines: %v\n%s", err, out)
 	}
 }

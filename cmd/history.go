@@ -223,8 +223,11 @@ func runLogs(ctx context.Context, ro *rootOptions, opts *logsOptions, id string,
 		}
 		return copyLog(ctx, rec, b.ID, platform.Format(p), opts.follow, w)
 	}
-	if len(b.Platforms) == 0 && b.Result == "running" && !opts.follow {
-		return fmt.Errorf("build %s is still running: use --follow with --platform to watch one platform", b.ID)
+	if opts.follow {
+		return followAll(ctx, rec, b.ID, w)
+	}
+	if len(b.Platforms) == 0 && b.Result == "running" {
+		return fmt.Errorf("build %s is still running: use --follow to watch it", b.ID)
 	}
 	for i, p := range b.Platforms {
 		if i > 0 {

@@ -82,10 +82,8 @@ func writeStatusTable(cmd *cobra.Command, nodes []farm.NodeStatus) error {
 			t.row(n.Name, "down", "-", "-", "-", "-", "-", "-")
 			continue
 		}
+		// Written as NATIVE is, and as --platforms takes them.
 		emulated := strings.Join(n.Emulated, ",")
-		if strings.HasPrefix(n.Native, "linux/") {
-			emulated = strings.ReplaceAll(emulated, "linux/", "")
-		}
 		if emulated == "" {
 			emulated = "-"
 		}

@@ -143,6 +143,13 @@ func Build(ctx context.Context, conns []config.Connection, open engine.Opener, o
 	if req.Containerfile, err = stableContainerfile(req.Containerfile, tmp); err != nil {
 		return nil, err
 	}
+	// CheckContainerfile did this before any node was contacted, but for
+	// a piped Containerfile, which can be read only once.
+	if data, err := os.ReadFile(req.Containerfile); err == nil {
+		if err := checkContainerfileData(req.Containerfile, data); err != nil {
+			return nil, err
+		}
+	}
 	cf, err := containerfile.Read(req.Containerfile, req.BuildArgs)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", req.Containerfile, err)
@@ -224,19 +231,9 @@ func prepare(opts *BuildOptions) (engine.NodeBuild, error) {
 	if err != nil || !st.IsDir() {
 		return engine.NodeBuild{}, fmt.Errorf("%w: build context %q is not a directory", errdefs.ErrUsage, opts.ContextDir)
 	}
-	cf := opts.Containerfile
-	if cf == "" {
-		for _, name := range []string{"Containerfile", "Dockerfile"} {
-			if _, err := os.Stat(filepath.Join(opts.ContextDir, name)); err == nil {
-				cf = filepath.Join(opts.ContextDir, name)
-				break
-			}
-		}
-		if cf == "" {
-			return engine.NodeBuild{}, fmt.Errorf("%w: no Containerfile or Dockerfile in %s: add one or pass -f FILE", errdefs.ErrUsage, opts.ContextDir)
-		}
-	} else if _, err := os.Stat(cf); err != nil {
-		return engine.NodeBuild{}, fmt.Errorf("%w: Containerfile %s: %v", errdefs.ErrUsage, cf, errors.Unwrap(err))
+	cf, err := containerfilePath(*opts)
+	if err != nil {
+		return engine.NodeBuild{}, err
 	}
 	if opts.Output == nil {
 		return engine.NodeBuild{}, fmt.Errorf("%w: no output: say where the result goes", errdefs.ErrUsage)

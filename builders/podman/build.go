@@ -125,7 +125,7 @@ func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild, before map
 	sent, start, reported := e.conn.Sent(), time.Now(), false
 	// The context is uploaded before the first output line: report it then.
 	log := req.Log
-	tracker := newBuildTracker(req.Platforms, func(p *ocispec.Platform, line string) {
+	tracker := newBuildTracker(req.Platforms, req.BuildArgs, func(p *ocispec.Platform, line string) {
 		if !reported && log != nil {
 			reported = true
 			log(nil, fmt.Sprintf("sent the build context (gzip tar) for %d platform(s): %s in %s",

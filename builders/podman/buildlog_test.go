@@ -2,6 +2,7 @@ package podman
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,7 +70,7 @@ func TestBuildTracker(t *testing.T) {
 				ps = append(ps, platforms.MustParse(s))
 			}
 			var logged []string
-			tr := newBuildTracker(ps, func(p *ocispec.Platform, line string) {
+			tr := newBuildTracker(ps, nil, func(p *ocispec.Platform, line string) {
 				if p != nil {
 					logged = append(logged, fmt.Sprintf("%s/%s:%s", p.OS, p.Architecture, line))
 				}
@@ -96,7 +97,7 @@ func TestBuildTracker(t *testing.T) {
 
 func TestBuildTrackerCutsLongLines(t *testing.T) {
 	var longest int
-	tr := newBuildTracker([]ocispec.Platform{platforms.MustParse("linux/amd64")}, func(_ *ocispec.Platform, line string) {
+	tr := newBuildTracker([]ocispec.Platform{platforms.MustParse("linux/amd64")}, nil, func(_ *ocispec.Platform, line string) {
 		longest = max(longest, len(line))
 	})
 	chunk := []byte(strings.Repeat("x", 1<<16))
@@ -106,5 +107,45 @@ func TestBuildTrackerCutsLongLines(t *testing.T) {
 	tr.Flush()
 	if longest == 0 || longest > 65<<10 {
 		t.Errorf("a line without an end must be cut at about 64 KiB, got %d bytes", longest)
+	}
+}
+
+func TestBuildTrackerFilesLinesUnderTheirPlatform(t *testing.T) {
+	// podman 4.3.1 prints arm64's image ID, and a warning, after amd64
+	// started: neither is amd64's.
+	ps := []ocispec.Platform{platforms.MustParse("linux/arm64"), platforms.MustParse("linux/amd64")}
+	byPlatform := map[string][]string{}
+	tr := newBuildTracker(ps, nil, func(p *ocispec.Platform, line string) {
+		key := "build"
+		if p != nil {
+			key = p.Architecture
+		}
+		byPlatform[key] = append(byPlatform[key], line)
+	})
+	_, _ = tr.Write([]byte(twoPlatformsCommitted))
+	tr.Flush()
+	for _, l := range byPlatform["amd64"] {
+		if strings.HasPrefix(l, "ca0ea34c629d") {
+			t.Errorf("arm64's image ID was filed under amd64: %v", byPlatform["amd64"])
+		}
+	}
+	if !slices.Contains(byPlatform["build"], "ca0ea34c629d9843f0f7583982ef930a9d4e9451a1d534909c8d562de03482cc") {
+		t.Errorf("the ID line belongs to the build: %v", byPlatform)
+	}
+	for _, lines := range byPlatform {
+		for _, l := range lines {
+			if strings.Contains(l, "build args were not consumed") {
+				t.Errorf("podman's warning about the platform args it set itself is noise: %q", l)
+			}
+		}
+	}
+	// A build arg the user gave and no step used is worth the warning.
+	var warned bool
+	tr = newBuildTracker(ps, map[string]string{"TARGETARCH": "x"}, func(_ *ocispec.Platform, line string) {
+		warned = warned || strings.Contains(line, "not consumed")
+	})
+	_, _ = tr.Write([]byte(twoPlatformsCommitted))
+	if !warned {
+		t.Error("the warning must stay when the user set one of the args")
 	}
 }

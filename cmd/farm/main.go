@@ -17,7 +17,9 @@ func main() {
 	err := cmd.NewRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", cmd.OneLine(err))
+		for _, line := range cmd.ErrorLines(err) {
+			fmt.Fprintln(os.Stderr, "Error:", line)
+		}
 		os.Exit(cmd.ExitCode(err))
 	}
 }
