@@ -39,6 +39,10 @@ func TestE2EBuildLocalList(t *testing.T) {
 	if !strings.Contains(errOut, "built-on-aarch64") || !regexp.MustCompile(`\[linux/arm64@p[12]\] `).MatchString(errOut) {
 		t.Errorf("build output must be prefixed [platform@node] and show the emulated RUN:\n%s", errOut)
 	}
+	// The user sees only the names they gave: no name of farm's store.
+	if names := run(t, "podman", "images", "--format", "{{.Repository}}"); strings.Contains(names, "/farm/store") {
+		t.Errorf("local storage shows farm's store names:\n%s", names)
+	}
 	// The user's own podman pushes the list right after.
 	ref := theFarm.registry + "/e2e-local:" + uniq()
 	run(t, "podman", "manifest", "push", "--all", "--tls-verify=false", name, "docker://"+ref)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -224,5 +225,30 @@ func (e *Engine) Pull(ctx context.Context, ref string) (string, error) {
 	if len(ids) == 0 {
 		return "", errors.New("podman pulled no image from " + ref)
 	}
+	e.dropPulledName(ctx, ids[0], ref)
 	return ids[0], nil
 }
+
+// dropPulledName takes away the name a pull from farm's store gave the
+// image (127.0.0.1:PORT/farm/store@DIGEST, shown as a <none> tag), so that
+// the user sees only the names they gave, as with podman farm. An image
+// that has any other name keeps its names.
+func (e *Engine) dropPulledName(ctx context.Context, id, ref string) {
+	if !storeName.MatchString(ref) {
+		return
+	}
+	img, err := images.GetImage(e.ctx(ctx), id, nil)
+	if err != nil {
+		return
+	}
+	for _, name := range append(img.RepoTags, img.RepoDigests...) {
+		if !storeName.MatchString(name) {
+			return
+		}
+	}
+	_ = images.Untag(e.ctx(ctx), id, "", "", nil)
+}
+
+// storeName matches the names pulls from farm's store (served on
+// loopback for the occasion) give images.
+var storeName = regexp.MustCompile(`^127\.0\.0\.1:[0-9]+/farm/store[:@]`)
