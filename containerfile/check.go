@@ -45,7 +45,7 @@ var directive = regexp.MustCompile(`^#\s*[a-zA-Z]+\s*=`)
 // image. Continuation lines, comments, parser directives and heredocs are
 // understood; anything finer is left to the engines.
 func Check(data []byte) error {
-	lines := strings.Split(string(data), "\n")
+	lines := strings.Split(strings.TrimPrefix(string(data), "\ufeff"), "\n")
 	escape := `\`
 	seenFrom, seenAny, directives := false, false, true
 	for i := 0; i < len(lines); i++ {

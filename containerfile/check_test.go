@@ -17,6 +17,7 @@ func TestCheck(t *testing.T) {
 		{"escape directive", "# escape=`\nFROM alpine\nRUN echo a `\n  b\n", 0},
 		{"heredoc", "FROM alpine\nRUN <<EOF\nset -e\nnot an instruction\nEOF\nCMD [\"sh\"]\n", 0},
 		{"two heredocs", "FROM alpine\nCOPY <<a <<-\"b\" /\nx\na\n\ty\n\tb\nRUN true\n", 0},
+		{"byte order mark", "\ufeffFROM alpine\r\nRUN true\r\n", 0},
 		{"empty", "", -1},
 		{"only comments", "# nothing\n\n", -1},
 		{"unknown instruction", "FROM alpine\nRUNN echo hi\n", 2},
