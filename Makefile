@@ -8,7 +8,17 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export CGO_ENABLED := 0
 
-.PHONY: all build test unit e2e farm-start farm-stop bench lint demo docs docs-check fuzz clean
+.PHONY: all build install test unit e2e farm-start farm-stop bench lint demo docs docs-check fuzz clean
+
+# Where make install puts the binary, its man pages and shell completions;
+# DESTDIR is prepended to every path (for packaging).
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 
 # Fixed date in generated man pages, so they only change with the commands.
 export SOURCE_DATE_EPOCH := 1767225600
@@ -17,6 +27,16 @@ all: build
 
 build: ## Build bin/farm
 	$(GO) build -tags '$(TAGS)' -ldflags '-X github.com/farmbuild/farm/cmd.version=$(VERSION)' -o $(BIN) ./cmd/farm
+
+install: build ## Install farm, its man pages and bash, zsh and fish completions under $(DESTDIR)$(PREFIX)
+	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(BASHCOMPDIR)' '$(DESTDIR)$(ZSHCOMPDIR)' '$(DESTDIR)$(FISHCOMPDIR)'
+	install -m 0755 '$(BIN)' '$(DESTDIR)$(BINDIR)/farm'
+	install -m 0644 docs/reference/man/*.1 '$(DESTDIR)$(MANDIR)/man1/'
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		'$(BIN)' completion bash >"$$tmp/farm" && '$(BIN)' completion zsh >"$$tmp/_farm" && '$(BIN)' completion fish >"$$tmp/farm.fish" && \
+		install -m 0644 "$$tmp/farm" '$(DESTDIR)$(BASHCOMPDIR)/farm' && \
+		install -m 0644 "$$tmp/_farm" '$(DESTDIR)$(ZSHCOMPDIR)/_farm' && \
+		install -m 0644 "$$tmp/farm.fish" '$(DESTDIR)$(FISHCOMPDIR)/farm.fish'
 
 unit: ## Unit tests (no engines needed), with the race detector
 	CGO_ENABLED=1 $(GO) test -race -tags '$(TAGS)' -count=1 ./...

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/farmbuild/farm/logline"
 	"github.com/farmbuild/farm/platform"
 	"github.com/farmbuild/farm/records"
 )
@@ -23,42 +24,119 @@ func openRecords(ro *rootOptions) (*records.Records, error) {
 	return rec, err
 }
 
+// historyOptions are farm history's flags.
+type historyOptions struct {
+	format, since, tag, result, farm string
+}
+
 func newHistoryCmd(ro *rootOptions) *cobra.Command {
-	opts := &listOptions{}
+	opts := &historyOptions{}
 	cmd := &cobra.Command{
-		Use:   "history",
+		Use:   "history [--since D] [--tag T] [--result R] [--farm F]",
 		Short: "List recorded builds, newest first",
-		Args:  exactArgs(0),
+		Long: `List recorded builds, newest first: when each started and how long it took,
+its result, farm, tags, platforms and index digest. The filters combine:
+--since 24h (or an RFC 3339 time), --tag NAME (exactly, or a glob where *
+matches any characters), --result success|failed|interrupted|running,
+--farm NAME. --format json prints the builds as a JSON list (times in
+RFC 3339), each as farm inspect shows it.`,
+		Example: `  farm history --since 24h --result failed
+  farm history --tag 'registry.example/app:*' --format json`,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(opts.format); err != nil {
-				return err
-			}
-			rec, err := openRecords(ro)
-			if err != nil {
-				return err
-			}
-			defer rec.Close()
-			builds, err := rec.List()
-			if err != nil {
-				return err
-			}
-			if opts.format == "json" {
-				return writeJSON(cmd.OutOrStdout(), builds)
-			}
-			t := newTable(cmd.OutOrStdout(), "ID", "STARTED", "DURATION", "RESULT", "FARM", "INDEX")
-			for _, b := range builds {
-				d := "-"
-				if !b.Finished.IsZero() {
-					d = b.Finished.Sub(b.Started).Round(100 * time.Millisecond).String()
-				}
-				t.row(b.ID, b.Started.Local().Format(time.DateTime), d, b.Result, orDash(b.Farm), orDash(shortDigest(b.Index)))
-			}
-			return t.flush()
+			return runHistory(ro, opts, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&opts.format, "format", "table", "output format: table or json")
+	f := cmd.Flags()
+	f.StringVar(&opts.format, "format", "table", "output format: table or json")
+	f.StringVar(&opts.since, "since", "", "only builds started within this long (e.g. 24h) or since this RFC 3339 time")
+	f.StringVar(&opts.tag, "tag", "", "only builds that named this tag (-t), exactly or as a glob (e.g. 'registry.example/app:*')")
+	f.StringVar(&opts.result, "result", "", "only builds with this result: "+strings.Join(records.Results, ", "))
+	f.StringVar(&opts.farm, "farm", "", "only builds run on this farm")
 	cmd.AddCommand(newHistoryPruneCmd(ro))
 	return cmd
+}
+
+// filter checks the flags and turns them into a records filter.
+func (opts *historyOptions) filter(now time.Time) (records.Filter, error) {
+	f := records.Filter{Tag: opts.tag, Result: opts.result, Farm: opts.farm}
+	if opts.result != "" && !slices.Contains(records.Results, opts.result) {
+		return f, usageError{fmt.Errorf("--result %q: use %s", opts.result, strings.Join(records.Results, ", "))}
+	}
+	if opts.since != "" {
+		since, err := parseSince(opts.since, now)
+		if err != nil {
+			return f, err
+		}
+		f.Since = since
+	}
+	return f, nil
+}
+
+// parseSince reads --since: a duration back from now, or a time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, usageError{fmt.Errorf("--since %q: give a positive duration, e.g. 24h", s)}
+		}
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, usageError{fmt.Errorf("--since %q: give a duration (e.g. 24h, 168h) or an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)", s)}
+}
+
+func runHistory(ro *rootOptions, opts *historyOptions, w io.Writer) error {
+	if err := checkFormat(opts.format); err != nil {
+		return err
+	}
+	filter, err := opts.filter(time.Now())
+	if err != nil {
+		return err
+	}
+	rec, err := openRecords(ro)
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+	builds, err := rec.Query(filter)
+	if err != nil {
+		return err
+	}
+	if opts.format == "json" {
+		return writeJSON(w, builds)
+	}
+	t := newTable(w, "ID", "STARTED", "DURATION", "RESULT", "FARM", "TAGS", "PLATFORMS", "INDEX")
+	for _, b := range builds {
+		d := "-"
+		if !b.Finished.IsZero() {
+			d = b.Finished.Sub(b.Started).Round(100 * time.Millisecond).String()
+		}
+		t.row(b.ID, b.Started.Local().Format(time.DateTime), d, b.Result, orDash(logline.Sanitize(b.Farm)),
+			orDash(logline.Sanitize(strings.Join(b.Tags, ","))), orDash(strings.Join(buildPlatforms(b), ",")), orDash(shortDigest(b.Index)))
+	}
+	return t.flush()
+}
+
+// buildPlatforms returns the platforms a build recorded, else those its
+// command line asked for.
+func buildPlatforms(b records.BuildRecord) []string {
+	var out []string
+	for _, p := range b.Platforms {
+		out = append(out, p.Platform)
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, a := range b.Args {
+		if v, ok := strings.CutPrefix(a, "--platforms="); ok {
+			for _, p := range strings.Split(v, ",") {
+				out = append(out, logline.Sanitize(strings.TrimSpace(p)))
+			}
+		}
+	}
+	return out
 }
 
 func orDash(s string) string {
@@ -113,77 +191,6 @@ func newHistoryPruneCmd(ro *rootOptions) *cobra.Command {
 	cmd.Flags().IntVar(&opts.keep, "keep", 0, "keep the newest N builds")
 	cmd.Flags().DurationVar(&opts.olderThan, "older-than", 0, "remove builds older than this (e.g. 720h)")
 	return cmd
-}
-
-func newInspectCmd(ro *rootOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "inspect ID [OTHER-ID]",
-		Short: "Show everything recorded about a build as JSON, or compare the bases of two builds",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) < 1 || len(args) > 2 {
-				return usageError{fmt.Errorf("usage: %s", cmd.UseLine())}
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			rec, err := openRecords(ro)
-			if err != nil {
-				return err
-			}
-			defer rec.Close()
-			b, err := rec.Get(args[0])
-			if err != nil {
-				return err
-			}
-			if len(args) == 1 {
-				return writeJSON(cmd.OutOrStdout(), b)
-			}
-			other, err := rec.Get(args[1])
-			if err != nil {
-				return err
-			}
-			return writeJSON(cmd.OutOrStdout(), compareBases(b, other))
-		},
-	}
-}
-
-// baseComparison is one base image of one platform in two builds.
-type baseComparison struct {
-	Platform string `json:"platform"`
-	Image    string `json:"image"`
-	First    string `json:"first"`
-	Second   string `json:"second"`
-	Same     bool   `json:"same"`
-}
-
-// compareBases lists, per platform and base image, the digests two builds
-// used.
-func compareBases(a, b records.BuildRecord) []baseComparison {
-	digests := func(r records.BuildRecord) map[[2]string]string {
-		m := map[[2]string]string{}
-		for _, p := range r.Platforms {
-			for img, d := range p.BaseDigests {
-				m[[2]string{p.Platform, img}] = d
-			}
-		}
-		return m
-	}
-	da, db := digests(a), digests(b)
-	keys := map[[2]string]bool{}
-	for k := range da {
-		keys[k] = true
-	}
-	for k := range db {
-		keys[k] = true
-	}
-	out := []baseComparison{}
-	for k := range keys {
-		out = append(out, baseComparison{Platform: k[0], Image: k[1], First: da[k], Second: db[k], Same: da[k] != "" && da[k] == db[k]})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].Platform+out[i].Image < out[j].Platform+out[j].Image
-	})
-	return out
 }
 
 type logsOptions struct {

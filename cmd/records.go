@@ -27,13 +27,16 @@ type buildRecorder struct {
 	// rowFailed and logFailed are set once writing a platform's row or
 	// log failed: each is warned about once.
 	rowFailed, logFailed bool
+	// bases are the build's FROM images, whose digests are unknown unless
+	// farm pinned them.
+	bases []string
 }
 
 // startRecording opens the records and records the start of a build.
 func startRecording(cmd *cobra.Command, farmName, output string, logger *slog.Logger) *buildRecorder {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	r := &buildRecorder{id: hex.EncodeToString(b), logger: logger, building: map[string]farm.Event{}}
+	r := &buildRecorder{id: hex.EncodeToString(b), logger: logger, building: map[string]farm.Event{}, bases: buildBaseImages(cmd)}
 	rec, warning, err := openRecordsIn()
 	if warning != "" {
 		logger.Warn(warning)
@@ -111,7 +114,7 @@ func (r *buildRecorder) platformRow(e farm.Event) {
 	if e.Type != "phase" {
 		return
 	}
-	p := records.PlatformRecord{Platform: e.Platform, Node: e.Node, Emulated: e.Emulated}
+	p := records.PlatformRecord{Platform: e.Platform, Node: e.Node, Emulated: e.Emulated, BaseDigests: baseDigests(r.bases, nil)}
 	switch e.Phase {
 	case "building":
 		r.building[e.Platform] = e
@@ -140,14 +143,15 @@ func (r *buildRecorder) finish(res *farm.BuildResult, err error) {
 	if r.rec == nil {
 		return
 	}
-	if ferr := r.rec.Finish(r.id, outcomeOf(res, err)); ferr != nil {
+	if ferr := r.rec.Finish(r.id, outcomeOf(res, err, r.bases)); ferr != nil {
 		r.logger.Warn("could not record the build's outcome", "error", ferr)
 	}
 	r.rec.Close()
 }
 
-// outcomeOf turns a build's result into what the records keep of it.
-func outcomeOf(res *farm.BuildResult, err error) records.Outcome {
+// outcomeOf turns a build's result into what the records keep of it;
+// bases are the build's FROM images.
+func outcomeOf(res *farm.BuildResult, err error, bases []string) records.Outcome {
 	o := records.Outcome{Result: "success", ExitCode: ExitCode(err)}
 	switch {
 	case o.ExitCode == exitInterrupted:
@@ -164,8 +168,9 @@ func outcomeOf(res *farm.BuildResult, err error) records.Outcome {
 	o.Index = res.Index.Digest
 	for _, p := range res.Platforms {
 		o.Platforms = append(o.Platforms, records.PlatformRecord{Platform: p.Platform, Node: p.Node, Emulated: p.Emulated,
-			ImageID: p.ImageID, Digest: p.Digest, BaseDigests: p.Bases, Seconds: p.Duration.Seconds(), Attempts: p.Attempts,
-			Error: p.Error, Intermediate: p.Intermediate, ImageRef: p.ImageRef, NodeID: p.NodeID})
+			ImageID: p.ImageID, Digest: p.Digest, BaseDigests: baseDigests(bases, p.Bases), Seconds: p.Duration.Seconds(), Attempts: p.Attempts,
+			Error: p.Error, Intermediate: p.Intermediate, ImageRef: p.ImageRef, NodeID: p.NodeID,
+			Engine: p.Engine, EngineVersion: p.EngineVersion})
 	}
 	return o
 }

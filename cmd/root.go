@@ -66,6 +66,7 @@ podman's own configuration files.`,
 		newInspectCmd(ro),
 		newPruneCmd(ro),
 	)
+	registerCompletions(root, ro)
 	return root
 }
 

@@ -100,6 +100,10 @@ type PlatformResult struct {
 	platform ocispec.Platform
 	// Intermediate are the layer images the build created, for prune.
 	Intermediate []string `json:"-"`
+	// Engine and EngineVersion are the kind ("podman", "docker") and
+	// version of the engine of the node that built it last.
+	Engine        string `json:"engine,omitempty"`
+	EngineVersion string `json:"engineVersion,omitempty"`
 }
 
 // BuildResult is the outcome of a farm build.

@@ -145,6 +145,7 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 	d.mu.Lock()
 	for _, i := range jobs {
 		d.jobs[i].Duration = timer.took(d.jobs[i].Platform+"@"+n.Name, time.Since(start))
+		d.jobs[i].Engine, d.jobs[i].EngineVersion = n.Info.Kind, n.Info.Version
 		for _, b := range built {
 			if platform.Format(b.Platform) == d.jobs[i].Platform {
 				d.jobs[i].ImageID, d.images[i], d.built[i] = b.ImageID, imageOf(n, b, d.events), n

@@ -49,9 +49,10 @@ func (r *Records) writePlatform(exec func(string, ...any) (sql.Result, error), i
 	bases, _ := json.Marshal(p.BaseDigests)
 	inter, _ := json.Marshal(p.Intermediate)
 	_, err := exec(`INSERT OR REPLACE INTO platforms (build_id, platform, node, node_id, emulated, image_id, image_ref, digest,
-			base_digests, seconds, attempts, result, error, log, intermediate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			base_digests, seconds, attempts, result, error, log, intermediate, engine, engine_version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, p.Platform, p.Node, p.NodeID, p.Emulated, p.ImageID, p.ImageRef, p.Digest, string(bases), p.Seconds,
-		p.Attempts, p.Result, p.Error, r.logPath(id, p.Platform), string(inter))
+		p.Attempts, p.Result, p.Error, r.logPath(id, p.Platform), string(inter), p.Engine, p.EngineVersion)
 	return err
 }
 

@@ -102,6 +102,8 @@ var addedColumns = []struct{ table, column, decl string }{
 	{"builds", "owner_host", "TEXT"},
 	{"platforms", "node_id", "TEXT"},
 	{"platforms", "image_ref", "TEXT"},
+	{"platforms", "engine", "TEXT"},
+	{"platforms", "engine_version", "TEXT"},
 }
 
 func openDB(path string) (*Records, error) {

@@ -99,11 +99,13 @@ func TestOlderRecordsAreMigrated(t *testing.T) {
 	must(t, r.Start(BuildRecord{ID: "new", Started: time.Now()}))
 	must(t, r.RecordPlatform("new", PlatformRecord{Platform: "linux/arm64", Node: "a", NodeID: "SHA256:key unix:///s", ImageRef: "localhost/farm-new:arm64", ImageID: "sha256:a"}))
 	must(t, r.Finish("new", Outcome{Result: "success", Platforms: []PlatformRecord{
-		{Platform: "linux/amd64", Node: "b", NodeID: "SHA256:keyb unix:///s", ImageRef: "localhost/farm-new:amd64", ImageID: "sha256:b"}}}))
+		{Platform: "linux/amd64", Node: "b", NodeID: "SHA256:keyb unix:///s", ImageRef: "localhost/farm-new:amd64", ImageID: "sha256:b",
+			Engine: "podman", EngineVersion: "5.8.6"}}}))
 	b, err := r.Get("new")
 	must(t, err)
 	if len(b.Platforms) != 2 || b.Platforms[0].NodeID != "SHA256:keyb unix:///s" || b.Platforms[0].ImageRef != "localhost/farm-new:amd64" ||
-		b.Platforms[1].NodeID != "SHA256:key unix:///s" || b.Platforms[1].ImageRef != "localhost/farm-new:arm64" || b.Platforms[1].Result != "success" {
+		b.Platforms[1].NodeID != "SHA256:key unix:///s" || b.Platforms[1].ImageRef != "localhost/farm-new:arm64" || b.Platforms[1].Result != "success" ||
+		b.Platforms[0].Engine != "podman" || b.Platforms[0].EngineVersion != "5.8.6" {
 		t.Errorf("platforms = %+v", b.Platforms)
 	}
 	data, _ := json.Marshal(b)

@@ -37,6 +37,8 @@ type BuildRecord struct {
 	// no passwords of URIs (see RedactArgs).
 	Args []string `json:"args"`
 	Farm string   `json:"farm"`
+	// Tags are the names the build gave its result (-t), read from Args.
+	Tags []string `json:"tags"`
 	// Output is where the result went: "push", "oci" or "local".
 	Output    string           `json:"output,omitempty"`
 	Result    string           `json:"result"` // running, success, failed, interrupted
@@ -59,11 +61,18 @@ type PlatformRecord struct {
 	Emulated bool   `json:"emulated"`
 	ImageID  string `json:"imageID,omitempty"`
 	// ImageRef is the name farm gave the image on the node.
-	ImageRef    string            `json:"imageRef,omitempty"`
-	Digest      string            `json:"digest,omitempty"`
+	ImageRef string `json:"imageRef,omitempty"`
+	Digest   string `json:"digest,omitempty"`
+	// BaseDigests maps each FROM image to the manifest digest this
+	// platform was built from: UnknownDigest when farm did not resolve it
+	// (without --pin-base the node resolves the tag itself).
 	BaseDigests map[string]string `json:"baseDigests,omitempty"`
-	Seconds     float64           `json:"durationSeconds"`
-	Attempts    int               `json:"attempts"`
+	// Engine and EngineVersion are the kind ("podman", "docker") and
+	// version of the engine that built it; empty in records of older farms.
+	Engine        string  `json:"engine"`
+	EngineVersion string  `json:"engineVersion"`
+	Seconds       float64 `json:"durationSeconds"`
+	Attempts      int     `json:"attempts"`
 	// Result is "running", "success", "failed" or "interrupted".
 	Result string `json:"result"`
 	Error  string `json:"error,omitempty"`

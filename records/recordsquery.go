@@ -39,31 +39,16 @@ func scanBuild(row interface{ Scan(...any) error }) (BuildRecord, error) {
 	if b.Args == nil {
 		b.Args = []string{}
 	}
+	b.Tags = TagsOf(b.Args)
 	return b, nil
 }
 
 const buildColumns = `id, started, finished, user, args, farm, result, exit_code, error, index_digest, output,
 	owner_pid, owner_start, owner_host`
 
-// List returns the recorded builds, newest first. Running builds whose
-// process is gone are recorded as interrupted first.
-func (r *Records) List() ([]BuildRecord, error) {
-	r.reapQuietly()
-	rows, err := r.db.Query(`SELECT ` + buildColumns + ` FROM builds ORDER BY started DESC, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []BuildRecord{}
-	for rows.Next() {
-		b, err := scanBuild(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
-}
+// List returns the recorded builds, newest first, with their platforms.
+// Running builds whose process is gone are recorded as interrupted first.
+func (r *Records) List() ([]BuildRecord, error) { return r.Query(Filter{}) }
 
 // Get returns one build with its platforms. id may be a unique prefix.
 // Running builds whose process is gone are recorded as interrupted first.
@@ -90,28 +75,12 @@ func (r *Records) Get(id string) (BuildRecord, error) {
 		return BuildRecord{}, fmt.Errorf("%w: build ID %q is ambiguous: give more of it", errdefs.ErrUsage, id)
 	}
 	b := found[0]
-	prow, err := r.db.Query(`SELECT platform, node, node_id, emulated, image_id, image_ref, digest, base_digests, seconds, attempts,
-		result, error, log, intermediate FROM platforms WHERE build_id = ? ORDER BY platform`, b.ID)
+	platforms, err := r.platforms(b.ID)
 	if err != nil {
 		return b, err
 	}
-	defer prow.Close()
-	for prow.Next() {
-		var p PlatformRecord
-		var node, nodeID, bases, img, ref, dig, errText, inter sql.NullString
-		var seconds sql.NullFloat64
-		var attempts sql.NullInt64
-		if err := prow.Scan(&p.Platform, &node, &nodeID, &p.Emulated, &img, &ref, &dig, &bases, &seconds, &attempts,
-			&p.Result, &errText, &p.Log, &inter); err != nil {
-			return b, err
-		}
-		_ = json.Unmarshal([]byte(inter.String), &p.Intermediate)
-		p.Node, p.NodeID, p.ImageID, p.ImageRef = node.String, nodeID.String, img.String, ref.String
-		p.Digest, p.Error, p.Seconds, p.Attempts = dig.String, errText.String, seconds.Float64, int(attempts.Int64)
-		_ = json.Unmarshal([]byte(bases.String), &p.BaseDigests)
-		b.Platforms = append(b.Platforms, p)
-	}
-	return b, prow.Err()
+	b.Platforms = platforms[b.ID]
+	return b, nil
 }
 
 // reapQuietly records the builds whose process is gone as interrupted; a
