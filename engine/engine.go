@@ -51,6 +51,14 @@ type Tester interface {
 	Test(ctx context.Context, imageID, cmd string, log func(string)) (int, error)
 }
 
+// BaseInspector is a Builder that can say which image a FROM reference
+// named on the node after a build.
+type BaseInspector interface {
+	// BaseDigest returns the manifest digest of the node's image for ref
+	// ("" when the engine does not know it).
+	BaseDigest(ctx context.Context, ref string) (string, error)
+}
+
 // Link is what an engine driver needs of the connection to its node;
 // *transport.Conn is one.
 type Link interface {

@@ -183,6 +183,9 @@ func Build(ctx context.Context, conns []config.Connection, open engine.Opener, o
 	if opts.Cleanup {
 		defer cleanupNodes(context.WithoutCancel(ctx), d, log)
 	}
+	if len(pins) == 0 {
+		recordBases(ctx, d, cf)
+	}
 	res := &BuildResult{Platforms: d.jobs}
 	for i := range res.Platforms {
 		for _, p := range pins {

@@ -119,3 +119,21 @@ func (e *Engine) renameCached(ctx context.Context, id, hold string) (string, err
 	_, _ = e.api.ImageRemove(ctx, hold, client.ImageRemoveOptions{})
 	return cached, nil
 }
+
+var _ engine.BaseInspector = (*Engine)(nil)
+
+// BaseDigest returns the manifest digest of the node's image for ref, as
+// a build's FROM named it: the digest of its repository's pull, else (an
+// image only built or loaded there) none.
+func (e *Engine) BaseDigest(ctx context.Context, ref string) (string, error) {
+	img, err := e.api.ImageInspect(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	for _, rd := range img.RepoDigests {
+		if _, d, ok := strings.Cut(rd, "@"); ok {
+			return d, nil
+		}
+	}
+	return "", nil
+}

@@ -298,3 +298,15 @@ func (e *Engine) removeList(ctx context.Context, nonce string) {
 		resp.Body.Close()
 	}
 }
+
+var _ engine.BaseInspector = (*Engine)(nil)
+
+// BaseDigest returns the manifest digest of the node's image for ref, as
+// a build's FROM named it.
+func (e *Engine) BaseDigest(ctx context.Context, ref string) (string, error) {
+	img, err := images.GetImage(e.ctx(ctx), ref, nil)
+	if err != nil {
+		return "", err
+	}
+	return img.Digest.String(), nil
+}
