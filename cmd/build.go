@@ -137,12 +137,14 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	if opts.progress == "json" {
 		progressOut = cmd.OutOrStdout()
 	}
-	progress, err := newProgress(opts.progress, progressOut)
+	renderer, err := newProgress(opts.progress, progressOut)
 	if err != nil {
 		return err
 	}
 	recorder := startRecording(cmd, farmName, bo.Output.Kind(), ro.logger)
 	fmt.Fprintf(cmd.ErrOrStderr(), "Build %s (farm logs %s)\n", recorder.id, recorder.id)
+	progress := newBuildDisplay(renderer)
+	defer ro.console.attach(progress)()
 	bo.Progress = func(e farm.Event) {
 		recorder.event(e)
 		progress.event(e)
@@ -152,7 +154,7 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	reported := progress.done(res, err)
 	if res != nil {
 		if !reported {
-			writeBuildSummary(cmd, res)
+			writeBuildSummary(cmd.OutOrStdout(), res, err, progress)
 		}
 		if opts.metadataFile != "" {
 			if merr := writeMetadata(opts.metadataFile, res, err); merr != nil {
@@ -191,25 +193,6 @@ func (l *localEngine) get(ctx context.Context) (*podman.Engine, error) {
 func (l *localEngine) stop() {
 	if l.close != nil {
 		l.close()
-	}
-}
-
-func writeBuildSummary(cmd *cobra.Command, res *farm.BuildResult) {
-	w := cmd.OutOrStdout()
-	t := newTable(w, "PLATFORM", "NODE", "MODE", "RESULT", "DURATION")
-	for _, p := range res.Platforms {
-		result := p.Digest
-		switch {
-		case p.Error != "":
-			result = "FAILED"
-		case result == "":
-			result = shortID(p.ImageID)
-		}
-		t.row(p.Platform, p.Node, mode(p.Emulated), result, p.Duration.Round(100*time.Millisecond))
-	}
-	_ = t.flush()
-	if res.Index.Digest != "" {
-		fmt.Fprintf(w, "Index %s: %s\n", res.Index.Digest, strings.Join(res.Index.References, ", "))
 	}
 }
 

@@ -116,7 +116,7 @@ func TestE2EDockerNodeDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a down docker node must be left out: %v\n%s\n%s", err, out, errOut)
 	}
-	if !strings.Contains(errOut, "node=dk") {
+	if !strings.Contains(errOut, "(node: dk,") {
 		t.Errorf("the down docker node must be named:\n%s", errOut)
 	}
 	if got := platformsOf(ociLayout{t: t, dir: dest}.index("1")); got != "linux/amd64,linux/arm64" {

@@ -30,6 +30,7 @@ func events() []farm.Event {
 
 func render(t *testing.T, mode string) (string, bool) {
 	t.Helper()
+	t.Setenv("COLUMNS", "100")
 	var buf bytes.Buffer
 	p, err := newProgress(mode, &buf)
 	if err != nil {
@@ -77,7 +78,7 @@ func TestTTYProgress(t *testing.T) {
 	if reported {
 		t.Error("tty mode leaves the summary table to the caller")
 	}
-	for _, want := range []string{"\x1b[2K", "linux/amd64    p1         native   done         1s", "linux/arm64    p2         emulated failed       2s",
+	for _, want := range []string{"\x1b[2K", "linux/amd64  p1  native      1.0s  done\n", "linux/arm64  p2  emulated    2.0s  failed\n",
 		"--- output of linux/arm64 on p2 (failed) ---\nSTEP 2/2: RUN make\nmake: *** no rule\nERROR: exit status 2\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("tty output lacks %q:\n%q", want, out)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,7 @@ var version = "dev"
 type rootOptions struct {
 	logLevel string
 	logger   *slog.Logger
+	console  *console
 	store    config.Store
 	open     engine.Opener
 }
@@ -43,7 +45,8 @@ podman's own configuration files.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(cmd.ErrOrStderr(), ro.logLevel)
+			ro.console = consoleFrom(cmd.Context(), cmd.ErrOrStderr())
+			logger, err := newLogger(ro.console, ro.logLevel)
 			if err != nil {
 				return err
 			}
@@ -70,12 +73,14 @@ podman's own configuration files.`,
 	return root
 }
 
+// newLogger returns the CLI's logger: one human line per record on w
+// (see lineHandler), from level up.
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", level)}
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return slog.New(&lineHandler{w: w, level: l, mu: &sync.Mutex{}}), nil
 }
 
 // exactArgs is cobra.ExactArgs with a usage error that names the command's use line.

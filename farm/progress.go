@@ -4,6 +4,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -93,6 +94,17 @@ func stepOf(line string) (int, int) {
 		return 0, 0
 	}
 	return n, total
+}
+
+// StepText returns the instruction of a line that starts a step ("RUN
+// make" of "STEP 2/3: RUN make", "Step 2/3 : RUN make" or "[2/3] RUN
+// make"), or "" for any other line.
+func StepText(line string) string {
+	loc := stepLine.FindStringIndex(line)
+	if loc == nil {
+		return ""
+	}
+	return strings.TrimSpace(strings.TrimLeft(line[loc[1]:], " :"))
 }
 
 // countingWriter counts the bytes written through it and reports them, at

@@ -22,3 +22,19 @@ func TestStepOf(t *testing.T) {
 		}
 	}
 }
+
+func TestStepText(t *testing.T) {
+	for line, want := range map[string]string{
+		"STEP 2/3: RUN make":          "RUN make",
+		"Step 2/3 : RUN make  ":       "RUN make",
+		"[2/3] RUN make":              "RUN make",
+		"STEP 1/1: FROM base":         "FROM base",
+		"RUN make":                    "",
+		"[internal] load build defin": "",
+		"STEP 3/3":                    "",
+	} {
+		if got := StepText(line); got != want {
+			t.Errorf("StepText(%q) = %q, want %q", line, got, want)
+		}
+	}
+}
