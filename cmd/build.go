@@ -20,13 +20,15 @@ import (
 
 type buildOptions struct {
 	tags, buildArgs, buildArgFiles, labels, annotations, secrets []string
-	tests                                                        []string
-	file, platforms, farmName, target, pull, authfile, iidfile   string
+	tests, platforms                                             []string
+	file, farmName, target, pull, authfile, iidfile              string
 	format, output, ignorefile, network, progress                string
 	local, noCache, tlsVerify, cleanup, keepGoing, push          bool
 	dryRun, allowPartial, pinBase                                bool
 	metadataFile                                                 string
 	connectTimeout, timeout                                      time.Duration
+	// podman are the flags of podman's build that farm passes through.
+	podman podmanOptions
 }
 
 func newBuildCmd(ro *rootOptions) *cobra.Command {
@@ -57,7 +59,7 @@ connections at all, the local podman alone. --local adds the local podman.`,
 	f := cmd.Flags()
 	f.StringArrayVarP(&opts.tags, "tag", "t", nil, "name of the result (repeatable): the local list, or the registry reference with --push")
 	f.StringVarP(&opts.file, "file", "f", "", "Containerfile (default: CONTEXT/Containerfile, else CONTEXT/Dockerfile)")
-	f.StringVar(&opts.platforms, "platforms", "", "comma-separated platforms, e.g. linux/amd64,linux/arm64 (default: every platform the farm builds natively)")
+	f.StringSliceVar(&opts.platforms, "platforms", nil, "comma-separated platforms, e.g. linux/amd64,linux/arm64, repeatable; --platform is the same flag (default: every platform the farm builds natively)")
 	f.StringVar(&opts.farmName, "farm", "", "farm to build on (default: the default farm, else every connection)")
 	f.BoolVar(&opts.local, "local", false, "add the local podman as a node")
 	f.StringArrayVar(&opts.buildArgs, "build-arg", nil, "build argument KEY=VALUE (KEY alone takes it from the environment)")
@@ -65,7 +67,7 @@ connections at all, the local podman alone. --local adds the local podman.`,
 	f.StringArrayVar(&opts.labels, "label", nil, "image label KEY=VALUE")
 	f.StringArrayVar(&opts.annotations, "annotation", nil, "image annotation KEY=VALUE")
 	f.StringVar(&opts.target, "target", "", "stage to build")
-	f.StringVar(&opts.network, "network", "", "network for RUN steps: host or none (default: the engine's)")
+	f.StringVar(&opts.network, "network", "", "network for RUN steps: host, none or the name of a network on the node (default: the engine's)")
 	f.BoolVar(&opts.noCache, "no-cache", false, "do not use the layer cache")
 	f.StringVar(&opts.pull, "pull", "missing", "pull policy: always, missing, never or newer (--pull alone: always)")
 	f.Lookup("pull").NoOptDefVal = "always"
@@ -87,11 +89,16 @@ connections at all, the local podman alone. --local adds the local podman.`,
 	f.BoolVar(&opts.allowPartial, "allow-partial", false, "store the platforms that succeeded even when others failed, and report the missing ones")
 	f.StringVar(&opts.metadataFile, "metadata-file", "", "write the build's results as JSON to this file (see docs/build.md)")
 	f.StringVar(&opts.progress, "progress", "auto", "progress display: auto (tty on a terminal, else plain), tty, plain or json (events on standard output, see docs/progress.md)")
+	opts.podman.define(f)
+	// podman's and buildx's spelling of --platforms.
+	f.SetNormalizeFunc(aliasFlags)
+	cmd.SetFlagErrorFunc(suggestFlag)
+	groupFlags(cmd)
 	return cmd
 }
 
 func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextDir string, cmd *cobra.Command) error {
-	bo, err := opts.toFarm(contextDir, cmd.Flags().Changed("tls-verify"))
+	bo, err := opts.toFarm(contextDir, cmd.Flags().Changed)
 	if err != nil {
 		return err
 	}
@@ -101,6 +108,16 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	}
 	if err := farm.Preflight(ctx, bo); err != nil {
 		return err
+	}
+	if opts.podman.creds != "" {
+		dir, err := os.MkdirTemp("", "farm-creds-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if bo.AuthFile, err = farm.CredsAuthFile(dir, opts.podman.creds, bo); err != nil {
+			return err
+		}
 	}
 	schedulingFacts(ro, &bo)
 	farmName, conns, err := ro.store.FarmConnections(opts.farmName)
@@ -147,6 +164,9 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	defer ro.console.attach(progress)()
 	bo.Progress = func(e farm.Event) {
 		recorder.event(e)
+		if opts.podman.quiet && e.Type == "log" {
+			return // recorded, not shown (--quiet)
+		}
 		progress.event(e)
 	}
 	res, err := farm.Build(ctx, conns, ro.open, bo)

@@ -10,8 +10,9 @@ import (
 	"github.com/farmbuild/farm/platform"
 )
 
-// toFarm maps the flags to the library's options.
-func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.BuildOptions, error) {
+// toFarm maps the flags to the library's options; changed says which
+// flags the command line gave.
+func (opts *buildOptions) toFarm(contextDir string, changed func(string) bool) (farm.BuildOptions, error) {
 	bo := farm.BuildOptions{
 		ContextDir: contextDir, Containerfile: opts.file, IgnoreFile: opts.ignorefile, Tags: opts.tags,
 		Instructions: engine.Instructions{Labels: opts.labels, Annotations: opts.annotations, Target: opts.target,
@@ -20,8 +21,8 @@ func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.Build
 		KeepGoing: opts.keepGoing, Cleanup: opts.cleanup, ConnectTimeout: opts.connectTimeout,
 		Timeout: opts.timeout, AllowPartial: opts.allowPartial, Tests: opts.tests, PinBase: opts.pinBase,
 	}
-	if opts.platforms != "" {
-		ps, err := platform.ParseList(opts.platforms)
+	if len(opts.platforms) > 0 {
+		ps, err := platform.ParseList(strings.Join(opts.platforms, ","))
 		if err != nil {
 			return bo, err
 		}
@@ -37,19 +38,20 @@ func (opts *buildOptions) toFarm(contextDir string, tlsChanged bool) (farm.Build
 	default:
 		return bo, usageError{fmt.Errorf("--progress %q: use auto, tty, plain or json", opts.progress)}
 	}
-	switch opts.network {
-	case "", "host", "none":
-	default:
-		return bo, usageError{fmt.Errorf("--network %q: use host or none", opts.network)}
+	if strings.ContainsAny(opts.network, " ,/:") {
+		return bo, usageError{fmt.Errorf("--network %q: use host, none or the name of a network on the node", opts.network)}
 	}
 	switch opts.pull {
 	case "always", "missing", "never", "newer", "true", "false":
 	default:
 		return bo, usageError{fmt.Errorf("--pull %q: use always, missing, never or newer", opts.pull)}
 	}
-	if tlsChanged {
+	if changed("tls-verify") {
 		v := opts.tlsVerify
 		bo.TLSVerify = &v
+	}
+	if err := opts.podman.instructions(&bo.Instructions, changed); err != nil {
+		return bo, err
 	}
 	var err error
 	if bo.BuildArgs, err = parseBuildArgs(opts.buildArgs, opts.buildArgFiles); err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -137,7 +138,7 @@ type Instructions struct {
 	// Target is the stage to build.
 	Target string
 	// Network is the RUN steps' network: "" (the engine's default),
-	// "host" or "none".
+	// "host", "none" or the name of a network on the node.
 	Network string
 	// NoCache disables the layer cache.
 	NoCache bool
@@ -149,6 +150,67 @@ type Instructions struct {
 	TLSVerify *bool
 	// Format is the image format: "oci" or "docker".
 	Format string
+
+	// KeepContainers keeps the intermediate containers of a build that
+	// succeeded (--rm=false); KeepFailedContainers keeps them when it
+	// failed (--force-rm=false).
+	KeepContainers, KeepFailedContainers bool
+	// ShmSize is the size of the RUN steps' /dev/shm in bytes (0: the
+	// engine's default).
+	ShmSize int64
+	// Ulimits are the RUN steps' limits, TYPE=SOFT[:HARD] (--ulimit).
+	Ulimits []string
+	// Memory and MemorySwap limit the RUN steps' memory and memory plus
+	// swap in bytes (0: no limit set; MemorySwap -1: unlimited swap).
+	Memory, MemorySwap int64
+	// CPUShares, CPUQuota and CPUPeriod are the RUN steps' CPU weight and
+	// CFS quota and period in microseconds (0: not set).
+	CPUShares, CPUQuota, CPUPeriod int64
+	// CPUSetCPUs and CPUSetMems are the CPUs and memory nodes the RUN
+	// steps may use ("0-3,5").
+	CPUSetCPUs, CPUSetMems string
+	// CgroupParent is the cgroup the RUN steps' containers are made in.
+	CgroupParent string
+	// CacheFrom and CacheTo are registry repositories the layer cache is
+	// read from and written to (--cache-from, --cache-to).
+	CacheFrom, CacheTo []string
+	// AddHosts are extra /etc/hosts entries of the RUN steps, HOST:IP.
+	AddHosts []string
+	// Layers, when set, says whether intermediate images are cached
+	// (--layers); nil means yes, unless SquashAll.
+	Layers *bool
+	// Squash squashes the layers the build adds into one (--squash);
+	// SquashAll squashes every layer, the base's too (--squash-all).
+	Squash, SquashAll bool
+	// Env are environment variables set in the image (KEY=VALUE), UnsetEnv
+	// the names of those removed from it (--env, --unsetenv).
+	Env, UnsetEnv []string
+	// Volumes bind-mount paths of the node into the RUN steps,
+	// NODE-PATH:CONTAINER-PATH[:OPTIONS] (--volume).
+	Volumes []string
+	// SecurityOpts are the RUN steps' label=, apparmor= and seccomp=
+	// options (--security-opt).
+	SecurityOpts []string
+	// CapAdd and CapDrop are capabilities added to and dropped from the
+	// RUN steps.
+	CapAdd, CapDrop []string
+	// DNSServers, DNSOptions and DNSSearch set the RUN steps'
+	// resolv.conf.
+	DNSServers, DNSOptions, DNSSearch []string
+	// BuildContexts are the additional build contexts by name
+	// (--build-context NAME=VALUE): images as docker-image://REF, or URLs.
+	BuildContexts map[string]string
+	// Retry is how often a failing pull is retried (nil: farm's default,
+	// 3, as podman's); RetryDelay the pause between tries (0: 2s).
+	Retry      *int
+	RetryDelay time.Duration
+	// SourceDateEpoch sets the image's timestamps and SOURCE_DATE_EPOCH
+	// for the build (--source-date-epoch); Timestamp sets the created
+	// time of the image and its layers' files (--timestamp).
+	SourceDateEpoch, Timestamp *time.Time
+	// IdentityLabel, when set, says whether the image gets the builder's
+	// identity label (io.buildah.version).
+	IdentityLabel *bool
 }
 
 // PlatformImage is one platform's image built on a node.

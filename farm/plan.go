@@ -52,6 +52,9 @@ func openAndPlan(ctx context.Context, conns []config.Connection, open engine.Ope
 		return nil, schedule.Plan{}, err
 	}
 	plan, err := makePlan(opts.Platforms, nodes, len(conns), opts)
+	if err == nil {
+		err = checkFlags(nodes, opts.Platforms, opts.Instructions)
+	}
 	if err != nil {
 		closeNodes(nodes)
 		return nil, schedule.Plan{}, err

@@ -7,11 +7,14 @@ import (
 	"strings"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 
 	"github.com/farmbuild/farm/containerfile"
+	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
+	"github.com/farmbuild/farm/platform"
 )
 
 // Preflight checks what can be checked of a build before any node is
@@ -77,4 +80,45 @@ func checkRegistry(ctx context.Context, registry string, opts BuildOptions) erro
 		opts.Logger.Warn("could not check the registry before building", "registry", registry, "error", err)
 	}
 	return nil
+}
+
+// checkFlags refuses, before anything is built, a flag that a node able
+// to build one of the platforms cannot honour (its driver is an
+// engine.FlagChecker): an ErrUsage error naming the flag and the node.
+// Every capable node is asked, not only those the plan picked, so the
+// answer does not depend on scheduling, and a platform rescheduled after
+// a node died lands where the flags hold.
+func checkFlags(nodes []*Node, platforms []ocispec.Platform, in engine.Instructions) error {
+	if len(in.Flags()) == 0 {
+		return nil
+	}
+	for _, n := range nodes {
+		c, ok := n.Builder.(engine.FlagChecker)
+		if !ok || !canBuildAny(n, platforms) {
+			continue
+		}
+		if rs := c.Unsupported(n.Info, in); len(rs) > 0 {
+			return fmt.Errorf("%w: %s", errdefs.ErrUsage, rs[0].Message(n.Info.Kind, n.Name))
+		}
+	}
+	return nil
+}
+
+// canBuildAny reports whether the node builds one of the platforms,
+// natively or emulated; every node may build when none is named.
+func canBuildAny(n *Node, platforms []ocispec.Platform) bool {
+	if len(platforms) == 0 {
+		return true
+	}
+	for _, p := range platforms {
+		if platform.Satisfies(n.Info.Native, p) {
+			return true
+		}
+		for _, e := range n.Emulated {
+			if platform.Satisfies(e, p) {
+				return true
+			}
+		}
+	}
+	return false
 }

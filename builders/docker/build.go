@@ -29,12 +29,8 @@ import (
 // platform (docker takes one platform at a time). Each image is checked to
 // be of the platform asked for.
 func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.PlatformImage, error) {
-	if len(req.Secrets) > 0 {
-		err := fmt.Errorf("--secret needs a BuildKit session, which farm does not open to docker nodes yet: build on podman nodes or drop --secret")
-		return nil, e.failAll(req, err)
-	}
-	if len(req.Annotations) > 0 {
-		return nil, e.failAll(req, errors.New("--annotation is not supported by docker's image builder: drop it or build on podman nodes"))
+	if err := e.refuse(req); err != nil {
+		return nil, err
 	}
 	auths, err := authConfigs(req.AuthFile)
 	if err != nil {
@@ -103,20 +99,9 @@ func (e *Engine) buildOne(ctx context.Context, req engine.NodeBuild, p ocispec.P
 		return "", "", err
 	}
 	defer body.Close()
-	args := map[string]*string{}
-	for k, v := range req.BuildArgs {
-		args[k] = &v
-	}
-	labels := map[string]string{}
-	for _, kv := range req.Labels {
-		k, v, _ := strings.Cut(kv, "=")
-		labels[k] = v
-	}
-	opts := client.ImageBuildOptions{
-		Tags:       []string{hold},
-		Dockerfile: dockerfile, BuildArgs: args, Labels: labels, Target: req.Target, NoCache: req.NoCache,
-		Remove: true, ForceRemove: true, PullParent: req.Pull == "always" || req.Pull == "true",
-		Platforms: []ocispec.Platform{p}, Version: build.BuilderV1, AuthConfigs: auths, NetworkMode: req.Network,
+	opts, err := buildOptions(req, p, auths, hold, dockerfile)
+	if err != nil {
+		return "", "", err
 	}
 	read := readBuildStream
 	if e.buildKit() {

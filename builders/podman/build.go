@@ -254,12 +254,17 @@ func buildOptions(req engine.NodeBuild, nonce, private string) (types.BuildOptio
 	case "none":
 		opts.ConfigureNetwork = define.NetworkDisabled
 	default:
-		return opts, fmt.Errorf("--network %q: use host or none", req.Network)
+		// A network of the node, by name, as podman build --network NAME.
+		opts.NamespaceOptions = define.NamespaceOptions{{Name: "network", Path: req.Network}}
+		opts.ConfigureNetwork = define.NetworkEnabled
 	}
 	opts.NoCache = req.NoCache
-	opts.Layers = true
-	opts.RemoveIntermediateCtrs = true
-	opts.ForceRmIntermediateCtrs = true
+	// Layers, container removal and the RUN steps' settings; jobs stays 1:
+	// the lines of each platform's build must come one after another to
+	// be attributed to it.
+	if err := runOptions(&opts, req.Instructions, buildMarker(nonce)); err != nil {
+		return opts, err
+	}
 	one := 1
 	opts.Jobs = &one
 	switch req.Pull {
@@ -283,7 +288,6 @@ func buildOptions(req engine.NodeBuild, nonce, private string) (types.BuildOptio
 		return opts, fmt.Errorf("--format %q: use oci or docker", req.Format)
 	}
 	opts.Manifest = listName(nonce)
-	opts.CommonBuildOpts = &define.CommonBuildOptions{Secrets: req.Secrets, AddHost: []string{buildMarker(nonce)}}
 	// An explicit (possibly empty) auth file and no registries.conf (so no
 	// credential helpers) keep the bindings from sending every credential
 	// the client has: the node gets exactly the auth file's. The (absent)
