@@ -103,9 +103,6 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 		return err
 	}
 	bo.Logger = ro.logger
-	if err := farm.CheckContainerfile(bo); err != nil {
-		return err
-	}
 	if err := farm.Preflight(ctx, bo); err != nil {
 		return err
 	}
@@ -122,6 +119,9 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	schedulingFacts(ro, &bo)
 	farmName, conns, err := ro.store.FarmConnections(opts.farmName)
 	if err != nil {
+		return err
+	}
+	if err := farm.CheckContainerfile(bo); err != nil {
 		return err
 	}
 	local := &localEngine{logger: ro}
@@ -158,11 +158,21 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	if err != nil {
 		return err
 	}
-	recorder := startRecording(cmd, farmName, bo.Output.Kind(), ro.logger)
-	fmt.Fprintf(cmd.ErrOrStderr(), "Build %s (farm logs %s)\n", recorder.id, recorder.id)
+	// The build is recorded, and its ID printed, once it starts: what
+	// farm refuses after asking the nodes (a flag a node cannot honour)
+	// leaves no record, as the checks before do.
+	var recorder *buildRecorder
+	var once sync.Once
+	start := func() {
+		once.Do(func() {
+			recorder = startRecording(cmd, farmName, bo.Output.Kind(), ro.logger)
+			fmt.Fprintf(cmd.ErrOrStderr(), "Build %s (farm logs %s)\n", recorder.id, recorder.id)
+		})
+	}
 	progress := newBuildDisplay(renderer)
 	defer ro.console.attach(progress)()
 	bo.Progress = func(e farm.Event) {
+		start()
 		recorder.event(e)
 		if opts.podman.quiet && e.Type == "log" {
 			return // recorded, not shown (--quiet)
@@ -170,6 +180,10 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 		progress.event(e)
 	}
 	res, err := farm.Build(ctx, conns, ro.open, bo)
+	if recorder == nil && ExitCode(err) == exitUsage {
+		return err
+	}
+	start()
 	recorder.finish(res, err)
 	reported := progress.done(res, err)
 	if res != nil {

@@ -33,6 +33,9 @@ func containerfilePath(opts BuildOptions) (string, error) {
 // can be read only once (-f /dev/stdin) is checked when the build reads
 // it.
 func CheckContainerfile(opts BuildOptions) error {
+	if st, err := os.Stat(opts.ContextDir); err != nil || !st.IsDir() {
+		return fmt.Errorf("%w: build context %q is not a directory", errdefs.ErrUsage, opts.ContextDir)
+	}
 	cf, err := containerfilePath(opts)
 	if err != nil {
 		return err
