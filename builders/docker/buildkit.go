@@ -114,7 +114,7 @@ func (s *buildkitStream) vertex(b []byte) {
 	if name != "" {
 		vx.name = name
 	}
-	if (started || cached) && !vx.announced && !strings.HasPrefix(vx.name, "[internal]") {
+	if (started || cached) && !vx.announced && !internalVertex(vx.name) {
 		vx.announced = true
 		s.log(vx.name)
 		if strings.HasPrefix(vx.name, "[") {
@@ -137,6 +137,13 @@ func (s *buildkitStream) vertex(b []byte) {
 			s.log("CACHED")
 		}
 	}
+}
+
+// internalVertex reports whether a vertex is BuildKit's own work, not a
+// step the user wrote: "[internal] load ...", and the "copy /context /"
+// that unpacks the context farm sends.
+func internalVertex(name string) bool {
+	return strings.HasPrefix(name, "[internal]") || name == "copy /context /"
 }
 
 func (s *buildkitStream) vertexLog(b []byte) {

@@ -35,6 +35,9 @@ func TestReadBuildKitStream(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tt.err)
 			}
 			all := strings.Join(lines, "\n")
+			if strings.Contains(all, "copy /context /") || strings.Contains(all, "[internal]") {
+				t.Errorf("BuildKit's own steps are not the user's:\n%s", all)
+			}
 			for _, want := range tt.lines {
 				if !strings.Contains(all, want) {
 					t.Errorf("output lacks %q:\n%s", want, all)
