@@ -237,3 +237,13 @@ func TestBuildChecksTheContainerfileFirst(t *testing.T) {
 		t.Errorf("a usage error must leave no record:\n%s", out)
 	}
 }
+
+// Every command suggests the nearest flag to one it does not know.
+func TestUnknownFlagSuggestsTheNearestEverywhere(t *testing.T) {
+	isolate(t)
+	for _, args := range [][]string{{"history", "--resutl", "failed"}, {"status", "--fromat", "json"}, {"logs", "--folow", "x"}} {
+		if msg := wantExit(t, exitUsage, args...); !strings.Contains(msg, "did you mean --") {
+			t.Errorf("farm %s: %q", strings.Join(args, " "), msg)
+		}
+	}
+}

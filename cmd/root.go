@@ -54,7 +54,7 @@ podman's own configuration files.`,
 			return nil
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(suggestFlag)
 	root.PersistentFlags().StringVar(&ro.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	root.AddCommand(
 		newConnectionCmd(ro),
