@@ -26,7 +26,7 @@ type buildTracker struct {
 	committed []bool
 	// userArgs are the build args the user gave.
 	userArgs map[string]bool
-	split     *logline.Splitter
+	split    *logline.Splitter
 }
 
 func newBuildTracker(platforms []ocispec.Platform, userArgs map[string]string, log func(*ocispec.Platform, string)) *buildTracker {
