@@ -2,8 +2,13 @@ package farm
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -123,8 +128,11 @@ func nodeFacts(nodes []*Node, opts BuildOptions) []schedule.Node {
 	return facts
 }
 
-// openWithRetry opens a node, retrying with backoff while the failure
-// looks like a passing network problem (not a host key or a missing key).
+// openWithRetry opens a node, retrying with backoff only while the failure
+// looks like a passing network problem: a timeout or a reset. A refused
+// port, an unknown or changed host key, a failed login or a missing
+// socket is final at once: waiting would not change it, and with many
+// nodes one is nearly always down.
 func openWithRetry(ctx context.Context, c config.Connection, open engine.Opener) (*Node, error) {
 	var err error
 	for _, wait := range []time.Duration{0, time.Second, 3 * time.Second} {
@@ -140,7 +148,7 @@ func openWithRetry(ctx context.Context, c config.Connection, open engine.Opener)
 		if n, err = OpenNode(ctx, c, open); err == nil {
 			return n, nil
 		}
-		if !transportError(err) {
+		if !passingOpenError(err) {
 			return nil, err
 		}
 	}
@@ -164,4 +172,32 @@ func makePlan(want []ocispec.Platform, nodes []*Node, total int, opts BuildOptio
 		return plan, fmt.Errorf("%w: %w", errdefs.ErrNoCapableNode, err)
 	}
 	return plan, nil
+}
+
+// passingOpenError reports whether opening a node failed in a way that
+// may pass: a timeout or a connection reset (or cut) on the way.
+func passingOpenError(err error) bool {
+	if errors.Is(err, errdefs.ErrHostKey) || errors.Is(err, errdefs.ErrUsage) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ENOENT) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "no such file", "unable to authenticate", "authentication failed", "open failed", "not known"} {
+		if strings.Contains(msg, s) {
+			return false
+		}
+	}
+	for _, s := range []string{"connection reset", "i/o timeout", "EOF", "broken pipe"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
