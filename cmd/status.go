@@ -87,7 +87,8 @@ func writeStatusTable(cmd *cobra.Command, nodes []farm.NodeStatus) error {
 		if emulated == "" {
 			emulated = "-"
 		}
-		t.row(n.Name, "ok", n.Kind+" "+n.Version, n.Native, emulated, n.CPUs, humanBytes(n.MemoryBytes), humanBytes(n.FreeBytes))
+		native := strings.Join(append([]string{n.Native}, n.Compatible...), ",")
+		t.row(n.Name, "ok", n.Kind+" "+n.Version, native, emulated, n.CPUs, humanBytes(n.MemoryBytes), humanBytes(n.FreeBytes))
 	}
 	if err := t.flush(); err != nil {
 		return err

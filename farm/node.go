@@ -26,6 +26,9 @@ type Node struct {
 	// Emulated are the platforms the node runs under emulation (without
 	// its native platform).
 	Emulated []ocispec.Platform
+	// Compatible are the platforms the node's CPU also runs natively, in
+	// a 32-bit mode (probed: linux/386 on amd64, linux/arm/v7 on arm64).
+	Compatible []ocispec.Platform
 	// EmulationSource is "engine" or "binfmt_misc".
 	EmulationSource string
 }
@@ -51,6 +54,9 @@ func OpenNode(ctx context.Context, c config.Connection, open engine.Opener) (*No
 		emulated, source = HostEmulation(ctx, conn), "binfmt_misc"
 	}
 	n.EmulationSource = source
+	if out, err := conn.Run(ctx, platform.CompatScript); err == nil {
+		n.Compatible = platform.ParseCompat(n.Info.Native, out)
+	}
 	for _, p := range emulated {
 		if !platform.Satisfies(n.Info.Native, p) {
 			n.Emulated = append(n.Emulated, p)

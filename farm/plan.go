@@ -122,7 +122,7 @@ func nodeFacts(nodes []*Node, opts BuildOptions) []schedule.Node {
 	weights, history := opts.Weights, opts.History
 	facts := make([]schedule.Node, len(nodes))
 	for i, n := range nodes {
-		facts[i] = schedule.Node{Name: n.Name, Native: n.Info.Native, Emulated: n.Emulated, CPUs: n.Info.CPUs,
+		facts[i] = schedule.Node{Name: n.Name, Native: n.Info.Native, Compatible: n.Compatible, Emulated: n.Emulated, CPUs: n.Info.CPUs,
 			Running: n.Info.RunningBuilds, Weight: weights[n.Name], History: history[n.Name]}
 	}
 	return facts

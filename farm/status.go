@@ -35,6 +35,10 @@ type NodeStatus struct {
 	Version string `json:"version,omitempty"`
 	// Native is the platform the node builds natively.
 	Native string `json:"native,omitempty"`
+	// Compatible are the platforms the node's CPU also runs natively, in a
+	// 32-bit mode it was probed for (linux/386 on amd64, linux/arm/v7 on
+	// arm64).
+	Compatible []string `json:"compatible,omitempty"`
 	// Emulated are the platforms the node builds under emulation.
 	Emulated []string `json:"emulated"`
 	// EmulationSource says where Emulated comes from: "engine" or "binfmt_misc".
@@ -113,6 +117,9 @@ func nodeStatus(ctx context.Context, c config.Connection, open engine.Opener) No
 	s.Native = platform.Format(info.Native)
 	s.CPUs, s.MemoryBytes, s.StorageRoot = info.CPUs, info.MemoryBytes, info.StorageRoot
 	s.EmulationSource = n.EmulationSource
+	for _, p := range n.Compatible {
+		s.Compatible = append(s.Compatible, platform.Format(p))
+	}
 	for _, p := range n.Emulated {
 		s.Emulated = append(s.Emulated, platform.Format(p))
 	}

@@ -22,6 +22,10 @@ type Node struct {
 	Name string
 	// Native is the platform the node runs natively.
 	Native ocispec.Platform
+	// Compatible are the platforms its CPU also runs natively, in a 32-bit
+	// mode (linux/386 on amd64, linux/arm/v7 on most arm64): preferred to
+	// emulation.
+	Compatible []ocispec.Platform
 	// Emulated are the platforms it runs under emulation.
 	Emulated []ocispec.Platform
 	// CPUs is the node's CPU count (at least 1 is assumed).
@@ -214,8 +218,10 @@ func reason(j Job, n Node, choices int) string {
 	var parts []string
 	if j.Emulated {
 		parts = append(parts, "emulated: no node builds "+platform.Format(j.Platform)+" natively")
-	} else {
+	} else if platform.Satisfies(n.Native, j.Platform) {
 		parts = append(parts, "native")
+	} else {
+		parts = append(parts, "native (32-bit mode of "+platform.Format(n.Native)+")")
 	}
 	if choices > 1 {
 		parts = append(parts, fmt.Sprintf("earliest finish of %d capable nodes", choices))
@@ -242,7 +248,17 @@ func sortedNodes(nodes []Node) []Node {
 	return out
 }
 
-func nativeFor(n Node, p ocispec.Platform) bool { return platform.Satisfies(n.Native, p) }
+func nativeFor(n Node, p ocispec.Platform) bool {
+	if platform.Satisfies(n.Native, p) {
+		return true
+	}
+	for _, c := range n.Compatible {
+		if platform.Satisfies(c, p) {
+			return true
+		}
+	}
+	return false
+}
 
 func emulatesFor(n Node, p ocispec.Platform) bool {
 	for _, e := range n.Emulated {

@@ -67,7 +67,9 @@ func TestAssign(t *testing.T) {
 		{"history elsewhere scales the estimate", "linux/arm64,linux/amd64", []Node{history(amd("a"), "linux/arm64", 10*time.Minute), amd("b")}, "linux/arm64@a(emu) linux/amd64@b"},
 		{"arm means arm/v7", "linux/arm", []Node{amd("a")}, "linux/arm/v7@a(emu)"},
 		{"arm/v6 served by arm/v7 emulation", "linux/arm/v6", []Node{amd("a")}, "linux/arm/v6@a(emu)"},
-		{"amd64 node does not natively build 386", "linux/386", []Node{amd("a"), node("b", "linux/amd64", "linux/386", 1)}, "linux/386@b(emu)"},
+		{"amd64 node does not natively build 386 unless probed", "linux/386", []Node{amd("a"), node("b", "linux/amd64", "linux/386", 1)}, "linux/386@b(emu)"},
+		{"a probed 32-bit mode wins over emulation", "linux/386", []Node{node("b", "linux/amd64", "linux/386", 8), compat(node("a", "linux/amd64", "", 1), "linux/386")}, "linux/386@a"},
+		{"arm64 with a 32-bit mode builds arm/v7 and v6 natively", "linux/arm/v7,linux/arm/v6", []Node{amd("x"), compat(node("a", "linux/arm64", "", 4), "linux/arm/v7")}, "linux/arm/v7@a linux/arm/v6@a"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,6 +85,8 @@ func TestAssign(t *testing.T) {
 }
 
 func weighted(n Node, w float64) Node { n.Weight = w; return n }
+
+func compat(n Node, list string) Node { n.Compatible = ps(list); return n }
 
 func running(n Node, r int) Node { n.Running = r; return n }
 
