@@ -133,7 +133,7 @@ func TestE2EDockerRejectsWhatItCannotDo(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "s")
 	run(t, "sh", "-c", "echo x > "+secret)
 	_, _, err := farmCLI(t, "build", "--platforms", "linux/amd64", "--secret", "id=s,src="+secret, "-t", "x:1", writeContext(t, archContainerfile))
-	if msg := OneLine(err); err == nil || !strings.Contains(msg, "on dk") || !strings.Contains(msg, "--secret") {
-		t.Errorf("--secret on a docker node must be refused naming the node: %v", err)
+	if msg := OneLine(err); ExitCode(err) != exitUsage || !strings.Contains(msg, "docker node dk") || !strings.Contains(msg, "--secret") {
+		t.Errorf("--secret on a docker node must be refused before building, naming the node: exit %d, %v", ExitCode(err), err)
 	}
 }
