@@ -19,10 +19,11 @@ import (
 func TestE2EBuild386Natively(t *testing.T) {
 	buildFarmHome(t)
 	mustCLI(t, "create", "one", "p1")
-	var nodes []farm.NodeStatus
-	if err := json.Unmarshal([]byte(mustCLI(t, "status", "--farm", "one", "--format", "json")), &nodes); err != nil || len(nodes) != 1 {
-		t.Fatalf("status: %v %+v", err, nodes)
+	var status struct{ Nodes []farm.NodeStatus }
+	if err := json.Unmarshal([]byte(mustCLI(t, "status", "--farm", "one", "--format", "json")), &status); err != nil || len(status.Nodes) != 1 {
+		t.Fatalf("status: %v %+v", err, status)
 	}
+	nodes := status.Nodes
 	if strings.Join(nodes[0].Compatible, ",") != "linux/386" {
 		t.Fatalf("an amd64 node with IA-32 emulation builds linux/386 natively: %+v", nodes[0])
 	}
