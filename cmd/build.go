@@ -251,6 +251,7 @@ func shortID(id string) string {
 func schedulingFacts(ro *rootOptions, bo *farm.BuildOptions) {
 	if cache, err := cacheDir(); err == nil {
 		bo.StoreDir = filepath.Join(cache, "store")
+		bo.StoreMax = storeMax(ro)
 	} else {
 		ro.logger.Warn("no blob store: images will be streamed whole", "error", err)
 	}

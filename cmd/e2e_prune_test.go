@@ -66,16 +66,27 @@ func TestE2EPrune(t *testing.T) {
 		t.Fatalf("the records must list the layer images the builds created: %v %v", layers, pushedLayers)
 	}
 
-	var dry []farm.NodePrune
+	var dry struct{ Nodes []farm.NodePrune }
 	if err := json.Unmarshal([]byte(mustCLI(t, "prune", "--dry-run", "--format", "json")), &dry); err != nil {
 		t.Fatal(err)
 	}
 	if !imageExists(unpushedSock, unpushed) {
 		t.Fatal("--dry-run removed an image")
 	}
-	var res []farm.NodePrune
-	if err := json.Unmarshal([]byte(mustCLI(t, "prune", "--format", "json")), &res); err != nil {
+	var pruned struct {
+		Nodes []farm.NodePrune
+		Store struct {
+			Bytes, FreedBytes int64
+		}
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, "prune", "--format", "json")), &pruned); err != nil {
 		t.Fatal(err)
+	}
+	res := pruned.Nodes
+	// The OCI build brought its 10 MiB layer into the client's store;
+	// prune frees it.
+	if pruned.Store.Bytes < 10<<20 || pruned.Store.FreedBytes != pruned.Store.Bytes {
+		t.Errorf("prune must report and free the client's store: %+v", pruned.Store)
 	}
 	if imageExists(unpushedSock, unpushed) {
 		t.Errorf("prune left the unpushed build's image %s", unpushed[:12])
@@ -112,5 +123,30 @@ func TestE2EPrune(t *testing.T) {
 	}
 	if out := mustCLI(t, "prune"); regexpMatch(`(?m)^p[12]\s+[1-9]`, out) || !regexpMatch(`(?m)^p[12]\s+0\s+[1-9]`, out) {
 		t.Errorf("a second prune removes nothing and keeps the pushed build's images:\n%s", out)
+	}
+}
+
+// The client's store keeps to its bound: after a build, the least
+// recently used blobs beyond FARM_STORE_MAX go.
+func TestE2EStoreKeepsItsBound(t *testing.T) {
+	buildFarmHome(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("FARM_STORE_MAX", "4MiB")
+	dest := filepath.Join(t.TempDir(), "o")
+	mustCLI(t, "build", "--platforms", "linux/amd64", "--output", "type=oci,dest="+dest, "-t", "x:1", bigContext(t))
+	var size int64
+	_ = filepath.Walk(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "farm", "store", "blobs"), func(_ string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			size += info.Size()
+		}
+		return nil
+	})
+	if size > 4<<20 {
+		t.Errorf("the store holds %d bytes after the build, over its 4 MiB bound", size)
+	}
+	// The layout does not depend on the store.
+	l := ociLayout{t: t, dir: dest}
+	if got := platformsOf(l.index("1")); got != "linux/amd64" {
+		t.Errorf("layout: %s", got)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 
+	units "github.com/docker/go-units"
+
 	"github.com/farmbuild/farm/records"
 )
 
@@ -32,4 +34,23 @@ func openRecordsIn() (*records.Records, string, error) {
 		return nil, "", err
 	}
 	return records.Open(dir)
+}
+
+// defaultStoreMax bounds the client's blob store unless FARM_STORE_MAX
+// says otherwise.
+const defaultStoreMax = 10 << 30
+
+// storeMax is the blob store's bound: FARM_STORE_MAX (a size such as
+// 20GiB; 0 for no bound), else 10 GiB.
+func storeMax(ro *rootOptions) int64 {
+	v := os.Getenv("FARM_STORE_MAX")
+	if v == "" {
+		return defaultStoreMax
+	}
+	n, err := units.RAMInBytes(v)
+	if err != nil || n < 0 {
+		ro.logger.Warn("FARM_STORE_MAX is not a size such as 20GiB: the store keeps its 10 GiB bound", "value", v)
+		return defaultStoreMax
+	}
+	return n
 }

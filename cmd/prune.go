@@ -2,12 +2,15 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/manifest"
 )
 
 type pruneOptions struct {
@@ -58,8 +61,12 @@ func runPrune(ctx context.Context, ro *rootOptions, opts *pruneOptions, cmd *cob
 		return err
 	}
 	res, pruneErr := farm.Prune(ctx, conns, ro.open, po)
+	store := pruneStore(opts.dryRun)
 	if opts.format == "json" {
-		if err := writeJSON(cmd.OutOrStdout(), res); err != nil {
+		if err := writeJSON(cmd.OutOrStdout(), struct {
+			Nodes []farm.NodePrune `json:"nodes"`
+			Store storeReport      `json:"store"`
+		}{res, store}); err != nil {
 			return err
 		}
 	} else {
@@ -74,9 +81,57 @@ func runPrune(ctx context.Context, ro *rootOptions, opts *pruneOptions, cmd *cob
 		if err := t.flush(); err != nil {
 			return err
 		}
+		fmt.Fprintln(cmd.OutOrStdout(), store.line(opts.dryRun))
 	}
 	if pruneErr != nil {
 		return fmt.Errorf("pruning: %w", pruneErr)
 	}
 	return nil
+}
+
+// storeReport is what farm prune did, or would do, to the client's blob
+// store.
+type storeReport struct {
+	Dir        string `json:"dir"`
+	Bytes      int64  `json:"bytes"`
+	Blobs      int    `json:"blobs"`
+	FreedBytes int64  `json:"freedBytes"`
+	// Busy says a running build used the store, so it was left as it is.
+	Busy  bool   `json:"busy,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// pruneStore empties the client's blob store (layers come back through
+// it; the next build sends again only what the store lacks), unless a
+// running build uses it; with dryRun it only measures it.
+func pruneStore(dryRun bool) storeReport {
+	cache, err := cacheDir()
+	if err != nil {
+		return storeReport{Error: err.Error()}
+	}
+	r := storeReport{Dir: filepath.Join(cache, "store")}
+	u, err := manifest.StoreSize(r.Dir)
+	if err == nil && !dryRun {
+		u, err = manifest.PruneStore(r.Dir, 0)
+	}
+	r.Bytes, r.Blobs, r.FreedBytes = u.Bytes, u.Blobs, u.Freed
+	switch {
+	case errors.Is(err, manifest.ErrStoreBusy):
+		r.Busy = true
+	case err != nil:
+		r.Error = err.Error()
+	}
+	return r
+}
+
+func (r storeReport) line(dryRun bool) string {
+	switch {
+	case r.Error != "":
+		return "client store: " + r.Error
+	case r.Busy:
+		return fmt.Sprintf("client store %s: %s in %d blobs, left as it is: a running build uses it", r.Dir, humanBytes(r.Bytes), r.Blobs)
+	case dryRun:
+		return fmt.Sprintf("client store %s: %s in %d blobs, would be freed", r.Dir, humanBytes(r.Bytes), r.Blobs)
+	}
+	return fmt.Sprintf("client store %s: %s in %d blobs, freed %s", r.Dir, humanBytes(r.Bytes), r.Blobs, humanBytes(r.FreedBytes))
 }

@@ -49,9 +49,12 @@ func TestRecordCommands(t *testing.T) {
 	wantExit(t, exitUsage, "logs", "nosuchbuild")
 
 	// prune asks the node which recorded images it still has.
-	var pruned []farm.NodePrune
+	var pruned struct {
+		Nodes []farm.NodePrune
+		Store storeReport
+	}
 	out, _, err := farmCLIWith(t, fakeOpener, "prune", "--dry-run", "--format", "json")
-	if err != nil || json.Unmarshal([]byte(out), &pruned) != nil || len(pruned) != 1 || pruned[0].Node != "amd1" {
+	if err != nil || json.Unmarshal([]byte(out), &pruned) != nil || len(pruned.Nodes) != 1 || pruned.Nodes[0].Node != "amd1" || !strings.HasSuffix(pruned.Store.Dir, "/farm/store") {
 		t.Errorf("prune --dry-run: %v\n%s", err, out)
 	}
 

@@ -56,8 +56,12 @@ type BuildOptions struct {
 	// Output is where the result goes: Push, OCILayout or Local.
 	Output Output
 	// StoreDir is the client's blob store, through which images come back
-	// for local and OCI outputs.
+	// for every output.
 	StoreDir string
+	// StoreMax bounds the blob store: after a build, the least recently
+	// used blobs beyond it are removed (when no other build uses the
+	// store). Zero leaves it unbounded.
+	StoreMax int64
 	// Weights are the user's node weights (connection update --weight).
 	Weights map[string]float64
 	// History holds, per node and platform, how long the last build took

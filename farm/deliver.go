@@ -20,8 +20,8 @@ import (
 
 // stageAll has every node push its images into the client's blob store,
 // nodes in parallel.
-func stageAll(ctx context.Context, storeDir string, images []manifest.Image, nodes []*Node, events *emitter) (*stager, []manifest.Staged, error) {
-	st, err := newStager(storeDir)
+func stageAll(ctx context.Context, storeDir string, storeMax int64, images []manifest.Image, nodes []*Node, events *emitter) (*stager, []manifest.Staged, error) {
+	st, err := newStager(storeDir, storeMax)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -32,6 +32,9 @@ type stager struct {
 	server *manifest.BlobServer
 	// user and password are this run's login to the store's forwards.
 	user, password string
+	// dir is the store's directory, max its bound (StoreMax).
+	dir string
+	max int64
 	mu             sync.Mutex
 	nodes          map[string]*stageNode
 }
@@ -43,7 +46,7 @@ type stageNode struct {
 	busy     sync.Mutex // one image at a time per node, so bytes add up per image
 }
 
-func newStager(dir string) (*stager, error) {
+func newStager(dir string, max int64) (*stager, error) {
 	if dir == "" {
 		return nil, errors.New("no blob store directory (BuildOptions.StoreDir)")
 	}
@@ -51,7 +54,7 @@ func newStager(dir string) (*stager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the blob store %s: %w", dir, err)
 	}
-	return &stager{server: srv, user: "farm", password: randomID() + randomID() + randomID() + randomID(), nodes: map[string]*stageNode{}}, nil
+	return &stager{server: srv, user: "farm", password: randomID() + randomID() + randomID() + randomID(), nodes: map[string]*stageNode{}, dir: dir, max: max}, nil
 }
 
 // node returns the node's forward, listening on first use.
@@ -115,6 +118,11 @@ func (s *stager) close() {
 		sn.ln.Close()
 	}
 	_ = s.server.Close()
+	if s.max > 0 {
+		// Busy (another build uses the store) is no failure: the next
+		// build prunes it.
+		_, _ = manifest.PruneStore(s.dir, s.max)
+	}
 }
 
 // countingListener counts the bytes read from its connections.

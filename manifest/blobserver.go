@@ -42,6 +42,8 @@ type BlobServer struct {
 	mu        sync.Mutex
 	uploads   map[string]string         // upload ID -> temporary file
 	blobs     map[digest.Digest]bool    // blobs this run may serve
+	used      map[digest.Digest]bool    // blobs a node found present (HEAD)
+	lock      *os.File                  // shared lock: the store is in use
 	manifests map[string]manifestRecord // tags and digests put this run
 	received  int64                     // bytes of blobs and manifests taken in
 	closed    bool
@@ -68,7 +70,12 @@ func NewBlobServer(dir string) (*BlobServer, error) {
 	sweep(filepath.Join(dir, "uploads"), "")
 	sweep(filepath.Join(dir, "blobs", "sha256"), ".tmp-")
 	sweep(filepath.Join(dir, "manifests"), ".tmp-")
-	return &BlobServer{Budget: DefaultBudget, dir: dir, uploads: map[string]string{}, blobs: map[digest.Digest]bool{}, manifests: map[string]manifestRecord{}}, nil
+	lock, err := lockStore(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	return &BlobServer{Budget: DefaultBudget, dir: dir, uploads: map[string]string{}, blobs: map[digest.Digest]bool{},
+		used: map[digest.Digest]bool{}, manifests: map[string]manifestRecord{}, lock: lock}, nil
 }
 
 // sweep removes the day-old files in dir whose names start with prefix.
@@ -100,8 +107,23 @@ func (s *BlobServer) Received() int64 {
 func (s *BlobServer) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
 	s.closed = true
 	var errs []error
+	// What this run used is the store's most recently used.
+	now := time.Now()
+	for _, set := range []map[digest.Digest]bool{s.blobs, s.used} {
+		for d := range set {
+			if path, err := s.blobFile(d); err == nil {
+				_ = os.Chtimes(path, now, now)
+			}
+		}
+	}
+	if s.lock != nil {
+		s.lock.Close()
+	}
 	for id, path := range s.uploads {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing an unfinished upload: %w", err))
@@ -248,6 +270,9 @@ func (s *BlobServer) getBlob(w http.ResponseWriter, r *http.Request, d digest.Di
 	w.Header().Set("Docker-Content-Digest", string(d))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	if r.Method == http.MethodHead {
+		s.mu.Lock()
+		s.used[d] = true
+		s.mu.Unlock()
 		w.WriteHeader(http.StatusOK)
 		return
 	}
