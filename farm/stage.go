@@ -33,10 +33,10 @@ type stager struct {
 	// user and password are this run's login to the store's forwards.
 	user, password string
 	// dir is the store's directory, max its bound (StoreMax).
-	dir string
-	max int64
-	mu             sync.Mutex
-	nodes          map[string]*stageNode
+	dir   string
+	max   int64
+	mu    sync.Mutex
+	nodes map[string]*stageNode
 }
 
 type stageNode struct {
