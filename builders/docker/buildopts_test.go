@@ -3,10 +3,8 @@ package docker
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/farmbuild/farm/engine"
@@ -14,27 +12,11 @@ import (
 	"github.com/farmbuild/farm/internal/enginetest"
 )
 
-// buildQueries serves a fakeDocker and keeps the query of every build.
-type buildQueries struct {
-	*fakeDocker
-	mu      sync.Mutex
-	queries []url.Values
-}
-
-func (b *buildQueries) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasSuffix(r.URL.Path, "/build") {
-		b.mu.Lock()
-		b.queries = append(b.queries, r.URL.Query())
-		b.mu.Unlock()
-	}
-	b.fakeDocker.ServeHTTP(w, r)
-}
-
 // buildWith builds one amd64 platform with in on a fake docker (API 1.41:
 // BuildKit) and returns the build calls' queries and the error.
 func buildWith(t *testing.T, in engine.Instructions) ([]url.Values, error) {
 	t.Helper()
-	b := &buildQueries{fakeDocker: &fakeDocker{tags: map[string]string{}, images: map[string]string{}}}
+	b := &enginetest.BuildQueries{Handler: &fakeDocker{tags: map[string]string{}, images: map[string]string{}}}
 	e, err := New(context.Background(), enginetest.NewLink(t, "dk", b))
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +25,7 @@ func buildWith(t *testing.T, in engine.Instructions) ([]url.Values, error) {
 	req := enginetest.Request(t, nil, enginetest.AMD64)
 	req.Instructions = in
 	_, err = e.Build(context.Background(), req)
-	return b.queries, err
+	return b.Queries(), err
 }
 
 // The flags docker honours become the query parameters docker's own

@@ -2,10 +2,8 @@ package podman
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,28 +11,11 @@ import (
 	"github.com/farmbuild/farm/internal/enginetest"
 )
 
-// buildQueries serves a fakePodman and keeps the query of every build
-// call: what the bindings made of the request.
-type buildQueries struct {
-	*fakePodman
-	mu      sync.Mutex
-	queries []url.Values
-}
-
-func (b *buildQueries) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasSuffix(r.URL.Path, "/build") {
-		b.mu.Lock()
-		b.queries = append(b.queries, r.URL.Query())
-		b.mu.Unlock()
-	}
-	b.fakePodman.ServeHTTP(w, r)
-}
-
 // buildQuery builds req on a fake podman and returns the build's query.
 func buildQuery(t *testing.T, in engine.Instructions) url.Values {
 	t.Helper()
 	f := &fakePodman{images: map[string]string{}, lists: map[string][]string{}, tags: map[string]string{}}
-	b := &buildQueries{fakePodman: f}
+	b := &enginetest.BuildQueries{Handler: f}
 	e, err := New(context.Background(), enginetest.NewLink(t, "pm", b))
 	if err != nil {
 		t.Fatal(err)
@@ -45,10 +26,10 @@ func buildQuery(t *testing.T, in engine.Instructions) url.Values {
 	if _, err := e.Build(context.Background(), req); err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	if len(b.queries) != 1 {
-		t.Fatalf("%d build calls", len(b.queries))
+	if len(b.Queries()) != 1 {
+		t.Fatalf("%d build calls", len(b.Queries()))
 	}
-	return b.queries[0]
+	return b.Queries()[0]
 }
 
 // Each of podman's build flags farm takes becomes the query parameter
