@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/farmbuild/farm/farm"
+	"github.com/farmbuild/farm/platform"
 	"github.com/farmbuild/farm/records"
 )
 
@@ -80,4 +83,42 @@ func factsAge(t, now time.Time) string {
 	default:
 		return fmt.Sprintf("%dh%02dm ago", int(d.Hours()), int(d.Minutes())%60)
 	}
+}
+
+// statusFacts turns what farm status saw into facts to keep. A status
+// does not carry the node's identity: the next build that opens the node
+// learns it.
+func statusFacts(nodes []farm.NodeStatus, uris map[string]string, now time.Time) []farm.ObservedNode {
+	var out []farm.ObservedNode
+	for _, s := range nodes {
+		o := farm.ObservedNode{Name: s.Name, URI: uris[s.Name]}
+		if !s.Reachable {
+			o.Failed, o.Error = now, s.Error
+			out = append(out, o)
+			continue
+		}
+		native, err := platform.Parse(s.Native)
+		if err != nil {
+			continue
+		}
+		o.Seen = now
+		o.Facts = farm.NodeFacts{Kind: s.Kind, Version: s.Version, Native: native, EmulationSource: s.EmulationSource,
+			CPUs: s.CPUs, MemoryBytes: s.MemoryBytes, StorageRoot: s.StorageRoot}
+		o.Facts.Compatible, _ = platformsOf(s.Compatible)
+		o.Facts.Emulated, _ = platformsOf(s.Emulated)
+		out = append(out, o)
+	}
+	return out
+}
+
+func platformsOf(list []string) ([]ocispec.Platform, error) {
+	var out []ocispec.Platform
+	for _, s := range list {
+		p, err := platform.Parse(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

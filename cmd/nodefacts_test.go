@@ -52,3 +52,20 @@ func TestKnownFactsSpareTheOtherNodes(t *testing.T) {
 		t.Fatalf("the build opened %v (exit %d: %v)\n%s", build.opened, ExitCode(err), err, errOut)
 	}
 }
+
+// farm status keeps the facts it sees: a dry run after it contacts no node.
+func TestStatusKeepsTheFacts(t *testing.T) {
+	isolate(t)
+	mustCLI(t, "connection", "add", "amd1", "unix:///nonexistent/amd1.sock")
+	mustCLI(t, "connection", "add", "arm1", "unix:///nonexistent/arm1.sock")
+	dir := t.TempDir()
+	writeFile(t, dir+"/Containerfile", "FROM scratch\n")
+	if _, errOut, err := farmCLIWith(t, fakeOpener, "status"); err != nil {
+		t.Fatalf("status: %v\n%s", err, errOut)
+	}
+	c := &countingOpener{}
+	out, errOut, err := farmCLIWith(t, c.open, "build", "--dry-run", "--platforms", "linux/amd64,linux/arm64", "-t", "x:1", dir)
+	if err != nil || len(c.opened) != 0 || !regexp.MustCompile(`(?m)^linux/arm64\s+arm1\s+native\s`).MatchString(out) {
+		t.Fatalf("a dry run after status opened %v: %v\n%s%s", c.opened, err, out, errOut)
+	}
+}

@@ -104,7 +104,7 @@ func (p *planner) openAll(ctx context.Context, conns []config.Connection) []*Nod
 func (p *planner) keep(c config.Connection, n *Node) {
 	f, id := FactsOf(n), identityOf(n)
 	if old, planned := p.facts[c.Name]; planned {
-		if k := p.opts.KnownNodes[c.Name]; k.Identity != id {
+		if k := p.opts.KnownNodes[c.Name]; k.Identity != "" && k.Identity != id {
 			p.log.Warn("node is not the one its facts were seen on: planning again", "node", c.Name, "was", k.Identity, "now", id)
 		} else if !samePlatforms(old, f) {
 			p.log.Warn("node's platforms changed since its facts were seen: planning again", "node", c.Name)
