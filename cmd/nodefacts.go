@@ -104,14 +104,14 @@ func statusFacts(nodes []farm.NodeStatus, uris map[string]string, now time.Time)
 		o.Seen = now
 		o.Facts = farm.NodeFacts{Kind: s.Kind, Version: s.Version, Native: native, EmulationSource: s.EmulationSource,
 			CPUs: s.CPUs, MemoryBytes: s.MemoryBytes, StorageRoot: s.StorageRoot}
-		o.Facts.Compatible, _ = platformsOf(s.Compatible)
-		o.Facts.Emulated, _ = platformsOf(s.Emulated)
+		o.Facts.Compatible, _ = parsePlatforms(s.Compatible)
+		o.Facts.Emulated, _ = parsePlatforms(s.Emulated)
 		out = append(out, o)
 	}
 	return out
 }
 
-func platformsOf(list []string) ([]ocispec.Platform, error) {
+func parsePlatforms(list []string) ([]ocispec.Platform, error) {
 	var out []ocispec.Platform
 	for _, s := range list {
 		p, err := platform.Parse(s)

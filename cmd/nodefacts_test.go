@@ -46,10 +46,14 @@ func TestKnownFactsSpareTheOtherNodes(t *testing.T) {
 		t.Errorf("the plan does not say how old its facts are:\n%s", out)
 	}
 	build := &countingOpener{}
-	_, errOut, err = farmCLIWith(t, build.open, "build", "--platforms", "linux/amd64",
+	_, errOut, err = farmCLIWith(t, build.open, "--log-level", "info", "build", "--platforms", "linux/amd64",
 		"--output", "type=oci,dest="+t.TempDir()+"/layout", "-t", "x:1", dir)
 	if ExitCode(err) != exitOutput || len(build.opened) != 1 || !strings.HasPrefix(build.opened[0], "amd") {
 		t.Fatalf("the build opened %v (exit %d: %v)\n%s", build.opened, ExitCode(err), err, errOut)
+	}
+	// The line the e2e test counts opens by.
+	if n := len(regexp.MustCompile(`opening node \(node: amd\d`).FindAllString(errOut, -1)); n != 1 {
+		t.Errorf("%d lines say which node is opened:\n%s", n, errOut)
 	}
 }
 
