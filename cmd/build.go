@@ -139,14 +139,19 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 			return e, func() {}, err
 		}}
 	}
+	bo.KnownNodes = knownNodes(ro)
 	if opts.dryRun {
 		plan, err := farm.Plan(ctx, conns, ro.open, bo)
+		if plan != nil {
+			saveNodeFacts(ro, plan.Nodes)
+		}
 		if err != nil {
 			return err
 		}
-		t := newTable(cmd.OutOrStdout(), "PLATFORM", "NODE", "MODE", "WHY")
-		for _, j := range plan {
-			t.row(j.Platform, j.Node, mode(j.Emulated), j.Reason)
+		now := time.Now()
+		t := newTable(cmd.OutOrStdout(), "PLATFORM", "NODE", "MODE", "FACTS", "WHY")
+		for _, j := range plan.Jobs {
+			t.row(j.Platform, j.Node, mode(j.Emulated), factsAge(j.FactsSeen, now), j.Reason)
 		}
 		return t.flush()
 	}
@@ -180,6 +185,9 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 		progress.event(e)
 	}
 	res, err := farm.Build(ctx, conns, ro.open, bo)
+	if res != nil {
+		saveNodeFacts(ro, res.Nodes)
+	}
 	if recorder == nil && ExitCode(err) == exitUsage {
 		return err
 	}

@@ -53,6 +53,11 @@ func runStatus(ctx context.Context, ro *rootOptions, opts *statusOptions, cmd *c
 		return fmt.Errorf("%w: add one with farm connection add NAME ssh://user@host", errdefs.ErrNoConnections)
 	}
 	nodes, statusErr := farm.Status(ctx, conns, ro.open, farm.StatusOptions{Timeout: opts.timeout, Logger: ro.logger})
+	uris := map[string]string{}
+	for _, c := range conns {
+		uris[c.Name] = c.URI
+	}
+	saveNodeFacts(ro, statusFacts(nodes, uris, time.Now()))
 	if opts.format == "json" {
 		if err := writeJSON(cmd.OutOrStdout(), struct {
 			Farm  string            `json:"farm"`

@@ -71,6 +71,14 @@ type BuildOptions struct {
 	Timeout time.Duration
 	// ConnectTimeout bounds opening each node; zero means 20 seconds.
 	ConnectTimeout time.Duration
+	// KnownNodes are the facts known of the connections from earlier
+	// runs, by connection name: fresh ones are planned with without
+	// contacting the node, which is opened only when the plan uses it.
+	KnownNodes map[string]KnownNode
+	// FactsMaxAge is how old known facts may be to be used; zero means
+	// DefaultFactsMaxAge. A node that failed within it and is not needed
+	// is tried last.
+	FactsMaxAge time.Duration
 	// Progress receives the build's events (output lines included); nil
 	// discards them.
 	Progress Progress
@@ -118,6 +126,9 @@ type BuildResult struct {
 	Index manifest.Result `json:"index"`
 	// Missing are the platforms left out of a partial result (AllowPartial).
 	Missing []string `json:"missing,omitempty"`
+	// Nodes are the nodes this build contacted and what it learned of
+	// them, for the caller to keep as KnownNodes.
+	Nodes []ObservedNode `json:"-"`
 }
 
 // Build builds opts.Platforms on the farm made of conns and assembles the
@@ -135,11 +146,12 @@ func Build(ctx context.Context, conns []config.Connection, open engine.Opener, o
 		return nil, err
 	}
 	opts.Logger = log
-	nodes, plan, err := openAndPlan(ctx, conns, open, opts)
+	planner, plan, err := openAndPlan(ctx, conns, open, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer closeNodes(nodes)
+	defer planner.close()
+	nodes := planner.openNodes()
 	for _, j := range plan.Jobs {
 		log.Info("scheduled", "platform", platform.Format(j.Platform), "node", j.Node, "why", j.Reason)
 	}
@@ -179,7 +191,9 @@ func Build(ctx context.Context, conns []config.Connection, open engine.Opener, o
 			log.Info("pinned base", "image", p.Ref, "to", p.Pinned)
 		}
 	}
-	d := runPlan(ctx, plan, nodes, req, opts)
+	d := newDispatcher(ctx, plan, nodes, req, opts)
+	d.more = planner.openRest
+	d.run(plan)
 	defer d.cancel()
 	if joinFailuresFirst(d.errs) == nil && ctx.Err() == nil {
 		d.recheck()
@@ -190,7 +204,7 @@ func Build(ctx context.Context, conns []config.Connection, open engine.Opener, o
 	if len(pins) == 0 {
 		recordBases(ctx, d, cf)
 	}
-	res := &BuildResult{Platforms: d.jobs}
+	res := &BuildResult{Platforms: d.jobs, Nodes: planner.observedNodes()}
 	for i := range res.Platforms {
 		for _, p := range pins {
 			if res.Platforms[i].Bases == nil {

@@ -48,11 +48,23 @@ type dispatcher struct {
 	errs   []error
 	images []manifest.Image
 	built  []*Node // per job: the node holding its image
+
+	// more opens the farm's connections not open yet, for a retry that
+	// the open nodes cannot take (once: moreOnce); nil when there are none.
+	more     func(context.Context) []*Node
+	moreOnce sync.Once
 }
 
 // runPlan builds the plan and returns the per-platform results, errors
 // and images, index-addressed by job.
 func runPlan(ctx context.Context, plan schedule.Plan, nodes []*Node, req engine.NodeBuild, opts BuildOptions) *dispatcher {
+	d := newDispatcher(ctx, plan, nodes, req, opts)
+	d.run(plan)
+	return d
+}
+
+// newDispatcher prepares the plan's jobs; run builds them.
+func newDispatcher(ctx context.Context, plan schedule.Plan, nodes []*Node, req engine.NodeBuild, opts BuildOptions) *dispatcher {
 	d := &dispatcher{ctx: ctx, opts: opts, req: req, nodes: nodes, events: &emitter{fn: opts.Progress}, dead: map[string]bool{}}
 	// The caller cancels d.bctx (d.cancel) when it is done with d: recheck
 	// may still build.
@@ -63,9 +75,13 @@ func runPlan(ctx context.Context, plan schedule.Plan, nodes []*Node, req engine.
 		d.jobs[i] = PlatformResult{Platform: platform.Format(j.Platform), platform: j.Platform}
 		d.events.emit(Event{Type: "phase", Phase: "queued", Platform: d.jobs[i].Platform, Node: j.Node, Emulated: j.Emulated})
 	}
-	d.dispatchPlan(plan, allJobs(n))
-	_ = d.g.Wait()
 	return d
+}
+
+// run builds the plan and waits for it, retries included.
+func (d *dispatcher) run(plan schedule.Plan) {
+	d.dispatchPlan(plan, allJobs(len(plan.Jobs)))
+	_ = d.g.Wait()
 }
 
 func allJobs(n int) []int {
@@ -105,6 +121,8 @@ func (d *dispatcher) dispatchPlan(plan schedule.Plan, idx []int) {
 }
 
 func (d *dispatcher) node(name string) *Node {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, n := range d.nodes {
 		if n.Name == name {
 			return n
@@ -222,20 +240,21 @@ func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 		case <-time.After(retryPause):
 		}
 	}
-	d.mu.Lock()
-	var alive []*Node
-	for _, m := range d.nodes {
-		if !d.dead[m.Name] {
-			alive = append(alive, m)
-		}
-	}
-	d.mu.Unlock()
-	facts := nodeFacts(alive, d.opts)
 	want := make([]ocispec.Platform, len(again))
 	for k, i := range again {
 		want[k] = d.jobs[i].platform
 	}
-	plan, err := schedule.Assign(want, facts)
+	plan, err := schedule.Assign(want, nodeFacts(d.alive(), d.opts))
+	if err != nil && d.more != nil {
+		// The open nodes cannot take it: open the rest of the farm, once.
+		d.moreOnce.Do(func() {
+			more := d.more(d.bctx)
+			d.mu.Lock()
+			d.nodes = append(d.nodes, more...)
+			d.mu.Unlock()
+		})
+		plan, err = schedule.Assign(want, nodeFacts(d.alive(), d.opts))
+	}
 	if err != nil {
 		for _, i := range again {
 			d.setErr(i, &errdefs.BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: fmt.Errorf("%w, and no other node can build it: %w", cause, errdefs.ErrNoCapableNode)})
@@ -244,6 +263,19 @@ func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 		return
 	}
 	d.dispatchPlan(plan, again)
+}
+
+// alive are the open nodes not found dead.
+func (d *dispatcher) alive() []*Node {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var alive []*Node
+	for _, m := range d.nodes {
+		if !d.dead[m.Name] {
+			alive = append(alive, m)
+		}
+	}
+	return alive
 }
 
 // markDead records that n is gone and returns the jobs whose finished

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"syscall"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/engine"
@@ -27,44 +25,56 @@ type PlannedJob struct {
 	Node     string `json:"node"`
 	Emulated bool   `json:"emulated"`
 	Reason   string `json:"reason"`
+	// FactsSeen is when the facts the node was planned with were learned.
+	FactsSeen time.Time `json:"factsSeen,omitzero"`
 }
 
-// Plan opens the farm's nodes and returns where each platform would be
-// built, without building anything.
-func Plan(ctx context.Context, conns []config.Connection, open engine.Opener, opts BuildOptions) ([]PlannedJob, error) {
-	nodes, plan, err := openAndPlan(ctx, conns, open, opts)
-	if err != nil {
+// PlanResult is a plan and what was learned making it.
+type PlanResult struct {
+	Jobs []PlannedJob `json:"jobs"`
+	// Nodes are the nodes contacted for facts that were missing or stale.
+	Nodes []ObservedNode `json:"nodes,omitempty"`
+}
+
+// Plan returns where each platform would be built, without building
+// anything. It contacts only the nodes whose known facts
+// (opts.KnownNodes) are missing or stale.
+func Plan(ctx context.Context, conns []config.Connection, open engine.Opener, opts BuildOptions) (*PlanResult, error) {
+	p := newPlanner(conns, open, opts)
+	defer p.close()
+	if err := p.learn(ctx); err != nil {
 		return nil, err
 	}
-	closeNodes(nodes)
-	out := make([]PlannedJob, len(plan.Jobs))
-	for i, j := range plan.Jobs {
-		out[i] = PlannedJob{Platform: platform.Format(j.Platform), Node: j.Node, Emulated: j.Emulated, Reason: j.Reason}
+	plan, err := p.schedule()
+	if err == nil {
+		err = checkFlags(p.openNodes(), opts.Platforms, opts.Instructions)
 	}
-	return out, nil
+	res := &PlanResult{Nodes: p.observedNodes()}
+	if err != nil {
+		return res, err
+	}
+	res.Jobs = make([]PlannedJob, len(plan.Jobs))
+	for i, j := range plan.Jobs {
+		res.Jobs[i] = PlannedJob{Platform: platform.Format(j.Platform), Node: j.Node, Emulated: j.Emulated, Reason: j.Reason, FactsSeen: p.factsSeen(j.Node)}
+	}
+	return res, nil
 }
 
-// openAndPlan opens the farm's nodes (leaving out those that cannot be
-// reached) and schedules the platforms on them. The caller closes the
-// nodes.
-func openAndPlan(ctx context.Context, conns []config.Connection, open engine.Opener, opts BuildOptions) ([]*Node, schedule.Plan, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	nodes, err := openNodes(ctx, conns, open, opts.ConnectTimeout, log)
-	if err != nil {
-		return nil, schedule.Plan{}, err
-	}
-	plan, err := makePlan(opts.Platforms, nodes, len(conns), opts)
+// openAndPlan plans the build with the known facts and opens the nodes
+// the plan uses (leaving out those that cannot be reached). The caller
+// closes the planner, and with it the nodes.
+func openAndPlan(ctx context.Context, conns []config.Connection, open engine.Opener, opts BuildOptions) (*planner, schedule.Plan, error) {
+	p := newPlanner(conns, open, opts)
+	err := p.learn(ctx)
+	var plan schedule.Plan
 	if err == nil {
-		err = checkFlags(nodes, opts.Platforms, opts.Instructions)
+		plan, err = p.plan(ctx)
 	}
 	if err != nil {
-		closeNodes(nodes)
-		return nil, schedule.Plan{}, err
+		p.close()
+		return p, schedule.Plan{}, err
 	}
-	return nodes, plan, nil
+	return p, plan, nil
 }
 
 func closeNodes(nodes []*Node) {
@@ -73,57 +83,12 @@ func closeNodes(nodes []*Node) {
 	}
 }
 
-// openNodes opens every connection in parallel and leaves out, with a
-// warning, the nodes that cannot be used.
-func openNodes(ctx context.Context, conns []config.Connection, open engine.Opener, timeout time.Duration, log *slog.Logger) ([]*Node, error) {
-	if len(conns) == 0 {
-		return nil, fmt.Errorf("%w: add one with farm connection add NAME ssh://user@host, or pass --local", errdefs.ErrNoConnections)
-	}
-	if timeout == 0 {
-		timeout = 20 * time.Second
-	}
-	opened := make([]*Node, len(conns))
-	var g errgroup.Group
-	g.SetLimit(16)
-	for i, c := range conns {
-		g.Go(func() error {
-			nctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			n, err := openWithRetry(nctx, c, open)
-			if err != nil {
-				log.Warn("leaving out a node that cannot be reached", "node", c.Name, "error", err)
-				return nil
-			}
-			opened[i] = n
-			return nil
-		})
-	}
-	_ = g.Wait()
-	if err := ctx.Err(); err != nil {
-		for _, n := range opened {
-			if n != nil {
-				n.Close()
-			}
-		}
-		return nil, err
-	}
-	var nodes []*Node
-	for _, n := range opened {
-		if n != nil {
-			nodes = append(nodes, n)
-		}
-	}
-	return nodes, nil
-}
-
-// nodeFacts gathers what the scheduler weighs about the nodes: engine
+// nodeFacts gathers what the scheduler weighs about open nodes: engine
 // facts, the user's weights and the build history.
 func nodeFacts(nodes []*Node, opts BuildOptions) []schedule.Node {
-	weights, history := opts.Weights, opts.History
 	facts := make([]schedule.Node, len(nodes))
 	for i, n := range nodes {
-		facts[i] = schedule.Node{Name: n.Name, Native: n.Info.Native, Compatible: n.Compatible, Emulated: n.Emulated, CPUs: n.Info.CPUs,
-			Running: n.Info.RunningBuilds, Weight: weights[n.Name], History: history[n.Name]}
+		facts[i] = scheduleNode(n.Name, FactsOf(n), n.Info.RunningBuilds, opts)
 	}
 	return facts
 }
@@ -155,18 +120,18 @@ func openWithRetry(ctx context.Context, c config.Connection, open engine.Opener)
 	return nil, err
 }
 
-// makePlan schedules the platforms on the nodes that answered.
-func makePlan(want []ocispec.Platform, nodes []*Node, total int, opts BuildOptions) (schedule.Plan, error) {
-	facts := nodeFacts(nodes, opts)
+// makePlan schedules the platforms on the nodes with facts; down of
+// the farm's total nodes could not be reached.
+func makePlan(want []ocispec.Platform, facts []schedule.Node, total, down int) (schedule.Plan, error) {
 	if len(want) == 0 {
 		want = schedule.NativePlatforms(facts)
 	}
-	if len(nodes) == 0 {
+	if len(facts) == 0 {
 		return schedule.Plan{}, fmt.Errorf("%w: none of the farm's %d nodes can be reached", errdefs.ErrNodeDown, total)
 	}
 	plan, err := schedule.Assign(want, facts)
 	if err != nil {
-		if down := total - len(nodes); down > 0 {
+		if down > 0 {
 			return plan, fmt.Errorf("%w (%d of %d nodes could not be reached): %w", errdefs.ErrNoCapableNode, down, total, err)
 		}
 		return plan, fmt.Errorf("%w: %w", errdefs.ErrNoCapableNode, err)
