@@ -32,6 +32,9 @@ type planner struct {
 	seen     map[string]time.Time // when facts were learned
 	down     map[string]bool      // could not be opened this time
 	observed []ObservedNode
+	// deferred are connections without fresh facts that failed lately:
+	// opened only when the others cannot serve every platform.
+	deferred []config.Connection
 }
 
 func newPlanner(conns []config.Connection, open engine.Opener, opts BuildOptions) *planner {
@@ -60,6 +63,10 @@ func (p *planner) learn(ctx context.Context) error {
 		k, ok := p.opts.KnownNodes[c.Name]
 		if ok && k.URI == c.URI && !k.Seen.IsZero() && p.now.Sub(k.Seen) < p.maxAge {
 			p.facts[c.Name], p.seen[c.Name] = k.Facts, k.Seen
+			continue
+		}
+		if ok && k.URI == c.URI && !k.LastFailure.IsZero() && p.now.Sub(k.LastFailure) < p.maxAge {
+			p.deferred = append(p.deferred, c)
 			continue
 		}
 		stale = append(stale, c)
@@ -156,6 +163,13 @@ func (p *planner) schedule() (schedule.Plan, error) {
 func (p *planner) plan(ctx context.Context) (schedule.Plan, error) {
 	for {
 		plan, err := p.schedule()
+		if err != nil && len(p.deferred) > 0 && ctx.Err() == nil {
+			// The nodes that failed lately are the last resort.
+			deferred := p.deferred
+			p.deferred = nil
+			p.openAll(ctx, deferred)
+			continue
+		}
 		if err != nil {
 			return plan, err
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -180,5 +181,24 @@ func TestARetryElsewhereOpensTheRest(t *testing.T) {
 	}
 	if len(res.Nodes) != 3 {
 		t.Errorf("observed %+v", res.Nodes)
+	}
+}
+
+// A node never seen that failed lately costs nothing while the others
+// serve, and is the last resort when they do not.
+func TestANodeThatFailedLatelyIsTheLastResort(t *testing.T) {
+	conns, known := farmOf(2, time.Now())
+	gone := config.Connection{Name: "gone", URI: "unix:///nonexistent/gone.sock"}
+	conns = append(conns, gone)
+	known["gone"] = KnownNode{URI: gone.URI, LastFailure: time.Now().Add(-time.Minute)}
+	f := &countingFarm{}
+	if _, err := buildWith(t, f, conns, known, BuildOptions{}); err != nil || f.opens() != 1 || f.opened[0] == "gone" {
+		t.Fatalf("the others serve: opened %v, %v", f.opened, err)
+	}
+	// The known nodes are down now: the one that failed lately is tried.
+	f = &countingFarm{down: map[string]bool{"n1": true, "n2": true}}
+	_, _ = buildWith(t, f, conns, known, BuildOptions{})
+	if !slices.Contains(f.opened, "gone") {
+		t.Errorf("with the others down the node that failed lately must be tried: opened %v", f.opened)
 	}
 }
