@@ -56,7 +56,7 @@ func saveNodeFacts(ro *rootOptions, nodes []farm.ObservedNode) {
 	defer rec.Close()
 	for _, n := range nodes {
 		if !n.Failed.IsZero() {
-			err = rec.NodeFailed(n.Name, n.Failed)
+			err = rec.NodeFailed(n.Name, n.URI, n.Failed)
 		} else {
 			data, _ := json.Marshal(n.Facts)
 			err = rec.SaveNodeFact(records.NodeFact{Name: n.Name, Identity: n.Identity, URI: n.URI, Facts: string(data), Seen: n.Seen})

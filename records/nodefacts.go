@@ -53,15 +53,16 @@ ON CONFLICT (name, identity) DO UPDATE SET uri = excluded.uri, facts = excluded.
 	return nil
 }
 
-// NodeFailed records that the connection name could not be opened at t.
-func (r *Records) NodeFailed(name string, t time.Time) error {
+// NodeFailed records that the connection name, of uri, could not be
+// opened at t.
+func (r *Records) NodeFailed(name, uri string, t time.Time) error {
 	if err := r.nodeFactsTable(); err != nil {
 		return err
 	}
 	res, err := r.db.Exec(`UPDATE node_facts SET last_failure = ? WHERE name = ?`, t.UnixNano(), name)
 	if err == nil {
 		if n, _ := res.RowsAffected(); n == 0 {
-			_, err = r.db.Exec(`INSERT INTO node_facts (name, identity, last_failure) VALUES (?, '', ?)`, name, t.UnixNano())
+			_, err = r.db.Exec(`INSERT INTO node_facts (name, identity, uri, last_failure) VALUES (?, '', ?, ?)`, name, uri, t.UnixNano())
 		}
 	}
 	if err != nil {

@@ -29,8 +29,8 @@ func TestNodeFactsRoundTripAndMigration(t *testing.T) {
 	failed := time.Unix(3000, 0)
 	must(t, r.SaveNodeFact(NodeFact{Name: "p1", Identity: "SHA256:old:/run/podman.sock", URI: "ssh://a", Facts: `{"kind":"podman"}`, Seen: old}))
 	must(t, r.SaveNodeFact(NodeFact{Name: "p1", Identity: "SHA256:new:/run/podman.sock", URI: "ssh://b", Facts: `{"kind":"docker"}`, Seen: seen}))
-	must(t, r.NodeFailed("p1", failed))
-	must(t, r.NodeFailed("gone", failed))
+	must(t, r.NodeFailed("p1", "ssh://p1", failed))
+	must(t, r.NodeFailed("gone", "ssh://gone", failed))
 	must(t, r.Close())
 
 	r, _, err = Open(dir)
@@ -42,7 +42,7 @@ func TestNodeFactsRoundTripAndMigration(t *testing.T) {
 	if p1.Identity != "SHA256:new:/run/podman.sock" || p1.URI != "ssh://b" || p1.Facts != `{"kind":"docker"}` || !p1.Seen.Equal(seen) || !p1.LastFailure.Equal(failed) {
 		t.Errorf("p1 = %+v", p1)
 	}
-	if g := got["gone"]; !g.Seen.IsZero() || !g.LastFailure.Equal(failed) || g.Identity != "" {
+	if g := got["gone"]; !g.Seen.IsZero() || !g.LastFailure.Equal(failed) || g.Identity != "" || g.URI != "ssh://gone" {
 		t.Errorf("gone = %+v", g)
 	}
 	if len(got) != 2 {
