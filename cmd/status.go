@@ -13,9 +13,11 @@ import (
 )
 
 type statusOptions struct {
-	farm    string
-	format  string
-	timeout time.Duration
+	farm   string
+	format string
+	// parallel bounds the nodes asked at once.
+	parallel int
+	timeout  time.Duration
 }
 
 func newStatusCmd(ro *rootOptions) *cobra.Command {
@@ -35,6 +37,7 @@ shown.`,
 	cmd.Flags().StringVar(&opts.farm, "farm", "", "farm to show (default: the default farm, else every connection)")
 	cmd.Flags().StringVar(&opts.format, "format", "table", "output format: table or json")
 	cmd.Flags().DurationVar(&opts.timeout, "timeout", 20*time.Second, "how long to wait for each node")
+	cmd.Flags().IntVar(&opts.parallel, "parallel", 100, "how many nodes to ask at once")
 	return cmd
 }
 
@@ -52,7 +55,15 @@ func runStatus(ctx context.Context, ro *rootOptions, opts *statusOptions, cmd *c
 		}
 		return fmt.Errorf("%w: add one with farm connection add NAME ssh://user@host", errdefs.ErrNoConnections)
 	}
-	nodes, statusErr := farm.Status(ctx, conns, ro.open, farm.StatusOptions{Timeout: opts.timeout, Logger: ro.logger})
+	so := farm.StatusOptions{Timeout: opts.timeout, Parallel: opts.parallel, Logger: ro.logger}
+	var rows *statusRows
+	if opts.format != "json" {
+		// Rows come as the nodes answer: a slow or dead node holds up
+		// only its own.
+		rows = newStatusRows(cmd.OutOrStdout(), conns)
+		so.OnNode = rows.row
+	}
+	nodes, statusErr := farm.Status(ctx, conns, ro.open, so)
 	uris := map[string]string{}
 	for _, c := range conns {
 		uris[c.Name] = c.URI
@@ -65,7 +76,7 @@ func runStatus(ctx context.Context, ro *rootOptions, opts *statusOptions, cmd *c
 		}{name, nodes}); err != nil {
 			return err
 		}
-	} else if err := writeStatusTable(cmd, nodes); err != nil {
+	} else if err := rows.finish(cmd.ErrOrStderr(), nodes); err != nil {
 		return err
 	}
 	if statusErr != nil {
@@ -76,32 +87,6 @@ func runStatus(ctx context.Context, ro *rootOptions, opts *statusOptions, cmd *c
 			}
 		}
 		return fmt.Errorf("%d of %d nodes down (%s): %w", len(down), len(nodes), strings.Join(down, ", "), errdefs.ErrNodeDown)
-	}
-	return nil
-}
-
-func writeStatusTable(cmd *cobra.Command, nodes []farm.NodeStatus) error {
-	t := newTable(cmd.OutOrStdout(), "NODE", "STATUS", "ENGINE", "NATIVE", "EMULATED", "CPUS", "MEMORY", "FREE")
-	for _, n := range nodes {
-		if !n.Reachable {
-			t.row(n.Name, "down", "-", "-", "-", "-", "-", "-")
-			continue
-		}
-		// Written as NATIVE is, and as --platforms takes them.
-		emulated := strings.Join(n.Emulated, ",")
-		if emulated == "" {
-			emulated = "-"
-		}
-		native := strings.Join(append([]string{n.Native}, n.Compatible...), ",")
-		t.row(n.Name, "ok", n.Kind+" "+n.Version, native, emulated, n.CPUs, humanBytes(n.MemoryBytes), humanBytes(n.FreeBytes))
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	for _, n := range nodes {
-		if !n.Reachable {
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", n.Name, strings.Join(strings.Fields(n.Error), " "))
-		}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -57,8 +58,12 @@ type NodeStatus struct {
 type StatusOptions struct {
 	// Timeout bounds the inquiry of each node; zero means 20 seconds.
 	Timeout time.Duration
-	// Parallel bounds how many nodes are asked at once; zero means 16.
+	// Parallel bounds how many nodes are asked at once; zero means 100,
+	// so that a farm of a hundred machines is asked all at once.
 	Parallel int
+	// OnNode, when set, gets each node's status as soon as it is known
+	// (one call at a time, in the order the answers come).
+	OnNode func(NodeStatus)
 	// Logger receives debug lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -71,8 +76,9 @@ func Status(ctx context.Context, conns []config.Connection, open engine.Opener, 
 		opts.Timeout = 20 * time.Second
 	}
 	if opts.Parallel == 0 {
-		opts.Parallel = 16
+		opts.Parallel = 100
 	}
+	var onNode sync.Mutex
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -89,6 +95,11 @@ func Status(ctx context.Context, conns []config.Connection, open engine.Opener, 
 				out[i].Error = fmt.Sprintf("no answer within %s: %s", opts.Timeout, out[i].Error)
 			}
 			log.Debug("node status", "node", c.Name, "reachable", out[i].Reachable, "error", out[i].Error)
+			if opts.OnNode != nil {
+				onNode.Lock()
+				opts.OnNode(out[i])
+				onNode.Unlock()
+			}
 			return nil
 		})
 	}
