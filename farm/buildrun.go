@@ -248,7 +248,15 @@ func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 	if err != nil && d.more != nil {
 		// The open nodes cannot take it: open the rest of the farm, once.
 		d.moreOnce.Do(func() {
-			more := d.more(d.bctx)
+			var more []*Node
+			for _, m := range d.more(d.bctx) {
+				// A node opened now takes only a build whose flags it honours.
+				if checkFlags([]*Node{m}, d.opts.Platforms, d.opts.Instructions) != nil {
+					d.opts.Logger.Warn("leaving out a node that cannot honour the build's flags", "node", m.Name)
+					continue
+				}
+				more = append(more, m)
+			}
 			d.mu.Lock()
 			d.nodes = append(d.nodes, more...)
 			d.mu.Unlock()

@@ -46,6 +46,12 @@ func Plan(ctx context.Context, conns []config.Connection, open engine.Opener, op
 		return nil, err
 	}
 	plan, err := p.schedule()
+	if err != nil && len(p.deferred) > 0 && ctx.Err() == nil {
+		// As a build would: the nodes that failed lately are the last resort.
+		p.openAll(ctx, p.deferred)
+		p.deferred = nil
+		plan, err = p.schedule()
+	}
 	if err == nil {
 		err = checkFlags(p.openNodes(), opts.Platforms, opts.Instructions)
 	}

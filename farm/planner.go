@@ -65,7 +65,7 @@ func (p *planner) learn(ctx context.Context) error {
 			p.facts[c.Name], p.seen[c.Name] = k.Facts, k.Seen
 			continue
 		}
-		if ok && k.URI == c.URI && !k.LastFailure.IsZero() && p.now.Sub(k.LastFailure) < p.maxAge {
+		if ok && k.URI == c.URI && p.failedLately(k) {
 			p.deferred = append(p.deferred, c)
 			continue
 		}
@@ -73,6 +73,12 @@ func (p *planner) learn(ctx context.Context) error {
 	}
 	p.openAll(ctx, stale)
 	return ctx.Err()
+}
+
+// failedLately reports whether a known node failed within the facts'
+// bound and was not seen since.
+func (p *planner) failedLately(k KnownNode) bool {
+	return !k.LastFailure.IsZero() && p.now.Sub(k.LastFailure) < p.maxAge && k.LastFailure.After(k.Seen)
 }
 
 // openAll opens the connections in parallel, at most 16 at a time, and
@@ -90,10 +96,11 @@ func (p *planner) openAll(ctx context.Context, conns []config.Connection) []*Nod
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			if err != nil {
-				if ctx.Err() == nil {
-					p.log.Warn("leaving out a node that cannot be reached", "node", c.Name, "error", err)
-				}
 				p.down[c.Name] = true
+				if ctx.Err() != nil {
+					return nil // canceled: nothing learned of the node
+				}
+				p.log.Warn("leaving out a node that cannot be reached", "node", c.Name, "error", err)
 				p.observed = append(p.observed, ObservedNode{Name: c.Name, URI: c.URI, Failed: time.Now(), Error: err.Error()})
 				return nil
 			}
@@ -144,7 +151,7 @@ func (p *planner) schedule() (schedule.Plan, error) {
 		}
 		sn := scheduleNode(c.Name, f, running, p.opts)
 		all = append(all, sn)
-		if k := p.opts.KnownNodes[c.Name]; p.nodes[c.Name] != nil || k.LastFailure.IsZero() || p.now.Sub(k.LastFailure) >= p.maxAge {
+		if k := p.opts.KnownNodes[c.Name]; p.nodes[c.Name] != nil || !p.failedLately(k) {
 			trusted = append(trusted, sn)
 		}
 	}

@@ -141,15 +141,20 @@ func TestAPlannedNodeDownIsReplaced(t *testing.T) {
 		t.Errorf("observed %+v", res.Nodes)
 	}
 	// A node that failed lately is tried last: not planned while others serve.
-	conns, known = farmOf(2, time.Now())
-	for _, name := range []string{"n1"} {
-		k := known[name]
-		k.Facts.CPUs, k.LastFailure = 64, time.Now().Add(-time.Minute)
-		known[name] = k
-	}
+	conns, known = farmOf(2, time.Now().Add(-2*time.Minute))
+	k := known["n1"]
+	k.Facts.CPUs, k.LastFailure = 64, time.Now().Add(-time.Minute)
+	known["n1"] = k
 	f = &countingFarm{}
 	if res, err := buildWith(t, f, conns, known, BuildOptions{}); err != nil || f.opens() != 1 || res.Platforms[0].Node != "n2" {
 		t.Fatalf("a node that failed lately: %v, %v", f.opened, err)
+	}
+	// Seen since it failed (farm status, another build): it is back.
+	k.Seen = time.Now()
+	known["n1"] = k
+	f = &countingFarm{}
+	if res, err := buildWith(t, f, conns, known, BuildOptions{}); err != nil || f.opens() != 1 || res.Platforms[0].Node != "n1" {
+		t.Fatalf("a node seen since it failed: %v, %v", f.opened, err)
 	}
 }
 
