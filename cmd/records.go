@@ -27,16 +27,13 @@ type buildRecorder struct {
 	// rowFailed and logFailed are set once writing a platform's row or
 	// log failed: each is warned about once.
 	rowFailed, logFailed bool
-	// bases are the build's FROM images, whose digests are unknown unless
-	// farm pinned them.
-	bases []string
 }
 
 // startRecording opens the records and records the start of a build.
 func startRecording(cmd *cobra.Command, farmName, output string, logger *slog.Logger) *buildRecorder {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	r := &buildRecorder{id: hex.EncodeToString(b), logger: logger, building: map[string]farm.Event{}, bases: buildBaseImages(cmd)}
+	r := &buildRecorder{id: hex.EncodeToString(b), logger: logger, building: map[string]farm.Event{}}
 	rec, warning, err := openRecordsIn()
 	if warning != "" {
 		logger.Warn(warning)
@@ -114,7 +111,7 @@ func (r *buildRecorder) platformRow(e farm.Event) {
 	if e.Type != "phase" {
 		return
 	}
-	p := records.PlatformRecord{Platform: e.Platform, Node: e.Node, Emulated: e.Emulated, BaseDigests: baseDigests(r.bases, nil)}
+	p := records.PlatformRecord{Platform: e.Platform, Node: e.Node, Emulated: e.Emulated}
 	switch e.Phase {
 	case "building":
 		r.building[e.Platform] = e
@@ -143,15 +140,14 @@ func (r *buildRecorder) finish(res *farm.BuildResult, err error) {
 	if r.rec == nil {
 		return
 	}
-	if ferr := r.rec.Finish(r.id, outcomeOf(res, err, r.bases)); ferr != nil {
+	if ferr := r.rec.Finish(r.id, outcomeOf(res, err)); ferr != nil {
 		r.logger.Warn("could not record the build's outcome", "error", ferr)
 	}
 	r.rec.Close()
 }
 
 // outcomeOf turns a build's result into what the records keep of it;
-// bases are the build's FROM images.
-func outcomeOf(res *farm.BuildResult, err error, bases []string) records.Outcome {
+func outcomeOf(res *farm.BuildResult, err error) records.Outcome {
 	o := records.Outcome{Result: "success", ExitCode: ExitCode(err)}
 	switch {
 	case o.ExitCode == exitInterrupted:
@@ -168,9 +164,26 @@ func outcomeOf(res *farm.BuildResult, err error, bases []string) records.Outcome
 	o.Index = res.Index.Digest
 	for _, p := range res.Platforms {
 		o.Platforms = append(o.Platforms, records.PlatformRecord{Platform: p.Platform, Node: p.Node, Emulated: p.Emulated,
-			ImageID: p.ImageID, Digest: p.Digest, BaseDigests: baseDigests(bases, p.Bases), Seconds: p.Duration.Seconds(), Attempts: p.Attempts,
+			ImageID: p.ImageID, Digest: p.Digest, BaseDigests: baseDigests(p.Bases), Seconds: p.Duration.Seconds(), Attempts: p.Attempts,
 			Error: p.Error, Intermediate: p.Intermediate, ImageRef: p.ImageRef, NodeID: p.NodeID,
 			Engine: p.Engine, EngineVersion: p.EngineVersion})
 	}
 	return o
+}
+
+// baseDigests maps each base image to its digest (pinned, or as the
+// building node held it), or to records.UnknownDigest; nil when there
+// are none.
+func baseDigests(bases map[string]string) map[string]string {
+	if len(bases) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for img, d := range bases {
+		if d == "" {
+			d = records.UnknownDigest
+		}
+		out[img] = d
+	}
+	return out
 }

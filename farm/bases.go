@@ -11,9 +11,10 @@ import (
 // baseLookupTimeout bounds asking the nodes which base images they used.
 const baseLookupTimeout = 30 * time.Second
 
-// recordBases fills, for each platform built without --pin-base, the
-// digest of every FROM image as the node that built it holds it, where
-// its engine says (engine.BaseInspector). Nothing fails a build here.
+// recordBases fills, for each platform built without --pin-base, every
+// FROM image with its digest as the node that built it holds it, where
+// its engine says (engine.BaseInspector), else "" (unknown). Nothing
+// fails a build here.
 func recordBases(ctx context.Context, d *dispatcher, cf containerfile.File) {
 	if len(cf.Froms) == 0 {
 		return
@@ -25,17 +26,15 @@ func recordBases(ctx context.Context, d *dispatcher, cf containerfile.File) {
 		if n == nil || d.jobs[i].ImageID == "" || d.jobs[i].Bases != nil {
 			continue
 		}
-		inspector, ok := n.Builder.(engine.BaseInspector)
-		if !ok {
-			continue
-		}
+		inspector, _ := n.Builder.(engine.BaseInspector)
+		d.jobs[i].Bases = map[string]string{}
 		for _, f := range cf.Froms {
-			digest, err := inspector.BaseDigest(ctx, f.Image)
-			if err != nil || digest == "" {
+			if _, done := d.jobs[i].Bases[f.Image]; done {
 				continue
 			}
-			if d.jobs[i].Bases == nil {
-				d.jobs[i].Bases = map[string]string{}
+			digest := ""
+			if inspector != nil {
+				digest, _ = inspector.BaseDigest(ctx, f.Image)
 			}
 			d.jobs[i].Bases[f.Image] = digest
 		}

@@ -163,17 +163,16 @@ func Build(ctx context.Context, conns []config.Connection, open engine.Opener, o
 	if req.Containerfile, err = stableContainerfile(req.Containerfile, tmp); err != nil {
 		return nil, err
 	}
-	// CheckContainerfile did this before any node was contacted, but for
-	// a piped Containerfile, which can be read only once.
-	if data, err := os.ReadFile(req.Containerfile); err == nil {
-		if err := checkContainerfileData(req.Containerfile, data); err != nil {
-			return nil, err
-		}
-	}
-	cf, err := containerfile.Read(req.Containerfile, req.BuildArgs)
+	data, err := os.ReadFile(req.Containerfile)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", req.Containerfile, err)
 	}
+	// CheckContainerfile did this before any node was contacted, but for
+	// a piped Containerfile, which can be read only once.
+	if err := checkContainerfileData(req.Containerfile, data); err != nil {
+		return nil, err
+	}
+	cf := containerfile.Parse(data, req.BuildArgs)
 	regs := cf.Registries()
 	if req.AuthFile, err = WriteAuthSubset(tmp, opts.AuthFile, regs); err != nil {
 		return nil, err

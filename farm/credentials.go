@@ -26,10 +26,7 @@ func Credentials(authFile, registry string) (types.DockerAuthConfig, error) {
 // client's credentials for the given registries, and returns its path. A
 // node gets exactly the credentials its build needs.
 func WriteAuthSubset(dir, authFile string, registries []string) (string, error) {
-	type entry struct {
-		Auth string `json:"auth"`
-	}
-	auths := map[string]entry{}
+	auths := map[string]string{}
 	for _, r := range registries {
 		c, err := Credentials(authFile, r)
 		if err != nil {
@@ -41,19 +38,32 @@ func WriteAuthSubset(dir, authFile string, registries []string) (string, error) 
 		if c.IdentityToken != "" {
 			return "", fmt.Errorf("credentials for %s are an identity token, which farm cannot forward yet: log in with a username and password", r)
 		}
-		auths[r] = entry{Auth: base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password))}
+		auths[r] = c.Username + ":" + c.Password
 	}
-	data, err := json.Marshal(map[string]any{"auths": auths})
+	return writeAuthFile(dir, "auth-*.json", auths)
+}
+
+// writeAuthFile writes, into dir, an auth file holding the USER:PASSWORD
+// of each registry, and returns its path.
+func writeAuthFile(dir, pattern string, auths map[string]string) (string, error) {
+	type entry struct {
+		Auth string `json:"auth"`
+	}
+	entries := map[string]entry{}
+	for r, userPass := range auths {
+		entries[r] = entry{Auth: base64.StdEncoding.EncodeToString([]byte(userPass))}
+	}
+	data, err := json.Marshal(map[string]any{"auths": entries})
 	if err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(dir, "auth-*.json")
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("writing an auth file: %w", err)
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return "", err
+		return "", fmt.Errorf("writing an auth file: %w", err)
 	}
 	return filepath.Clean(f.Name()), f.Close()
 }

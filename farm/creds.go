@@ -1,11 +1,8 @@
 package farm
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -31,12 +28,9 @@ func CredsAuthFile(dir, creds string, opts BuildOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	type entry struct {
-		Auth string `json:"auth"`
-	}
-	auths := map[string]entry{}
+	auths := map[string]string{}
 	for _, r := range cf {
-		auths[r] = entry{Auth: base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))}
+		auths[r] = user + ":" + pass
 	}
 	if _, push := opts.Output.(Push); push {
 		for _, t := range opts.Tags {
@@ -56,39 +50,19 @@ func CredsAuthFile(dir, creds string, opts BuildOptions) (string, error) {
 				return "", fmt.Errorf("%w: the credentials for %s are an identity token, which farm cannot forward yet: log in with a username and password", errdefs.ErrUsage, r)
 			}
 			if c.Username != "" {
-				auths[r] = entry{Auth: base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password))}
+				auths[r] = c.Username + ":" + c.Password
 			}
 		}
 	}
-	data, err := json.Marshal(map[string]any{"auths": auths})
-	if err != nil {
-		return "", err
-	}
-	f, err := os.CreateTemp(dir, "creds-*.json")
-	if err != nil {
-		return "", fmt.Errorf("writing the --creds auth file: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return "", fmt.Errorf("writing the --creds auth file: %w", err)
-	}
-	return filepath.Clean(f.Name()), f.Close()
+	return writeAuthFile(dir, "creds-*.json", auths)
 }
 
 // fromRegistries returns the registries the build's FROM lines name. The
 // Containerfile must be a file: one from a pipe can be read only once.
 func fromRegistries(opts BuildOptions) ([]string, error) {
-	path := opts.Containerfile
-	if path == "" {
-		for _, name := range []string{"Containerfile", "Dockerfile"} {
-			if _, err := os.Stat(filepath.Join(opts.ContextDir, name)); err == nil {
-				path = filepath.Join(opts.ContextDir, name)
-				break
-			}
-		}
-		if path == "" {
-			return nil, fmt.Errorf("%w: no Containerfile or Dockerfile in %s: add one or pass -f FILE", errdefs.ErrUsage, opts.ContextDir)
-		}
+	path, err := containerfilePath(opts)
+	if err != nil {
+		return nil, err
 	}
 	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: --creds needs the Containerfile in a file, not %s: the registries it names are read before the build", errdefs.ErrUsage, path)

@@ -31,11 +31,10 @@ func fakeRegistry(t *testing.T, user, pass string) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-func writeAuthFile(t *testing.T, registry, user, pass string) string {
+func authFileOf(t *testing.T, registry, user, pass string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "auth.json")
-	data := `{"auths":{"` + registry + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte(user+":"+pass)) + `"}}}`
-	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+	path, err := writeAuthFile(t.TempDir(), "auth-*.json", map[string]string{registry: user + ":" + pass})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -71,11 +70,11 @@ func TestPreflight(t *testing.T) {
 		{"plain HTTP with TLS", BuildOptions{Output: Push{}, Tags: []string{open + "/app:1"}}, "speaks plain HTTP: add --tls-verify=false"},
 		{"no login", BuildOptions{Output: Push{}, Tags: []string{locked + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no}}, "needs a login: run podman login " + locked},
 		{"wrong login", BuildOptions{Output: Push{}, Tags: []string{locked + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no},
-			AuthFile: writeAuthFile(t, locked, "farm", "wrong")}, "refused the credentials of farm"},
+			AuthFile: authFileOf(t, locked, "farm", "wrong")}, "refused the credentials of farm"},
 		{"identity token", BuildOptions{Output: Push{}, Tags: []string{locked + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no},
 			AuthFile: tokenAuthFile(t, locked)}, "identity token"},
 		{"right login", BuildOptions{Output: Push{}, Tags: []string{locked + "/app:1"}, Instructions: engine.Instructions{TLSVerify: &no},
-			AuthFile: writeAuthFile(t, locked, "farm", "right")}, ""},
+			AuthFile: authFileOf(t, locked, "farm", "right")}, ""},
 		{"unreachable: the push decides", BuildOptions{Output: Push{}, Tags: []string{"127.0.0.1:1/app:1"}, Instructions: engine.Instructions{TLSVerify: &no}}, ""},
 	} {
 		err := Preflight(context.Background(), tc.opts)

@@ -8,7 +8,6 @@
 package logline
 
 import (
-	"bytes"
 	"fmt"
 	"unicode/utf8"
 )
@@ -56,35 +55,26 @@ func Marker(max int) string {
 }
 
 // Write passes on the lines p completes; it never fails.
-func (s *Splitter) Write(p []byte) (int, error) {
+func (s *Splitter) Write(p []byte) (int, error) { return splitLines(s, p), nil }
+
+// WriteString is Write for a string, without copying it first.
+func (s *Splitter) WriteString(str string) (int, error) { return splitLines(s, str), nil }
+
+// splitLines passes on the lines p completes, from bytes or a string alike,
+// and returns len(p).
+func splitLines[T ~string | ~[]byte](s *Splitter, p T) int {
 	n := len(p)
 	for len(p) > 0 {
-		i := bytes.IndexAny(p, "\r\n")
+		i := indexLineEnd(p)
 		if i < 0 {
-			s.add(p)
+			appendFitting(s, p)
 			break
 		}
-		s.add(p[:i])
+		appendFitting(s, p[:i])
 		s.end(p[i])
 		p = p[i+1:]
 	}
-	return n, nil
-}
-
-// WriteString is Write for a string, without copying it first.
-func (s *Splitter) WriteString(str string) (int, error) {
-	n := len(str)
-	for len(str) > 0 {
-		i := indexLineEnd(str)
-		if i < 0 {
-			s.addString(str)
-			break
-		}
-		s.addString(str[:i])
-		s.end(str[i])
-		str = str[i+1:]
-	}
-	return n, nil
+	return n
 }
 
 // Flush passes on a last line that has no end yet.
@@ -95,7 +85,7 @@ func (s *Splitter) Flush() {
 	s.afterCR = false
 }
 
-func indexLineEnd(s string) int {
+func indexLineEnd[T ~string | ~[]byte](s T) int {
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\n' || s[i] == '\r' {
 			return i
@@ -103,11 +93,6 @@ func indexLineEnd(s string) int {
 	}
 	return -1
 }
-
-// add appends to the current line what fits in it.
-func (s *Splitter) add(b []byte) { appendFitting(s, b) }
-
-func (s *Splitter) addString(str string) { appendFitting(s, str) }
 
 // appendFitting appends to the current line what fits in it, from bytes
 // or a string alike.

@@ -81,7 +81,7 @@ func TestFinishEndsRunningPlatforms(t *testing.T) {
 func TestOwnerAlive(t *testing.T) {
 	self, err := ProcessOwner(os.Getpid())
 	if err != nil {
-		t.Skipf("no /proc: %v", err)
+		t.Fatalf("no /proc: %v", err)
 	}
 	if alive, err := OwnerAlive(self); err != nil || !alive {
 		t.Errorf("this process: %v, %v", alive, err)
@@ -93,7 +93,7 @@ func TestOwnerAlive(t *testing.T) {
 	}
 	child := exec.Command("true")
 	if err := child.Run(); err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	if alive, err := OwnerAlive(Owner{PID: child.Process.Pid, Start: self.Start, Host: self.Host}); err != nil || alive {
 		t.Errorf("an exited process: %v, %v", alive, err)
@@ -122,7 +122,7 @@ func TestParseStatReadsOddCommandNames(t *testing.T) {
 func TestDefaultOwnerCheck(t *testing.T) {
 	self, err := ProcessOwner(os.Getpid())
 	if err != nil {
-		t.Skipf("no /proc: %v", err)
+		t.Fatalf("no /proc: %v", err)
 	}
 	dir := filepath.Join(t.TempDir(), "farm")
 	r, _, err := Open(dir)
