@@ -10,7 +10,7 @@ import (
 // inspectingBuilder knows the digest of one base image.
 type inspectingBuilder struct{ fakeBuilder }
 
-func (inspectingBuilder) BaseDigest(_ context.Context, ref string) (string, error) {
+func (*inspectingBuilder) BaseDigest(_ context.Context, ref string) (string, error) {
 	if ref == "docker.io/library/alpine:3" {
 		return "sha256:aa", nil
 	}

@@ -153,7 +153,7 @@ func HostEmulation(ctx context.Context, conn *transport.Conn) []ocispec.Platform
 // FreeSpace returns the bytes available under dir on the node's host, or
 // -1 when that cannot be found out.
 func FreeSpace(ctx context.Context, conn *transport.Conn, dir string) int64 {
-	out, err := conn.Run(ctx, "df -Pk -- "+shellQuote(dir)+" | awk 'NR==2 {print $4}'")
+	out, err := conn.Run(ctx, "df -Pk -- "+transport.ShellQuote(dir)+" | awk 'NR==2 {print $4}'")
 	if err != nil {
 		return -1
 	}
@@ -162,9 +162,4 @@ func FreeSpace(ctx context.Context, conn *transport.Conn, dir string) int64 {
 		return -1
 	}
 	return kb * 1024
-}
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

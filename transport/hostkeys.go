@@ -221,11 +221,11 @@ func (h *hostKeyChecker) check(hostname string, remote net.Addr, key ssh.PublicK
 // bash, zsh, fish and csh.
 func trustCommand(line, file string) string {
 	return fmt.Sprintf("mkdir -p -m 700 %s && echo %s >> %s",
-		shellWord(filepath.Dir(file)), shellQuote(line), shellWord(file))
+		shellWord(filepath.Dir(file)), ShellQuote(line), shellWord(file))
 }
 
-// shellQuote quotes s in single quotes for a POSIX shell.
-func shellQuote(s string) string {
+// ShellQuote quotes s as one word for a POSIX shell.
+func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
@@ -235,5 +235,5 @@ func shellWord(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:@") == "" {
 		return s
 	}
-	return shellQuote(s)
+	return ShellQuote(s)
 }

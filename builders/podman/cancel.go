@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/farmbuild/farm/transport"
 )
 
 // buildContainers lists the IDs of the build containers on the node: the
@@ -99,9 +100,9 @@ func (e *Engine) ownContainers(ctx context.Context, nonce string, ids []string) 
 	if len(ids) == 0 || e.graphRoot == "" {
 		return nil
 	}
-	script := "set -- " + shellQuote("farm-"+nonce+".invalid") + " " + shellQuote(e.containersDir())
+	script := "set -- " + transport.ShellQuote("farm-"+nonce+".invalid") + " " + transport.ShellQuote(e.storeDir("containers"))
 	for _, id := range ids {
-		script += " " + shellQuote(id)
+		script += " " + transport.ShellQuote(id)
 	}
 	out, err := e.conn.Run(ctx, script+"\n"+ownContainersScript)
 	if err != nil {
@@ -171,8 +172,8 @@ func (e *Engine) killRuns(ctx context.Context, containerIDs []string) {
 	}
 	// Newer container storage keeps build containers in
 	// volatile-containers.json, older in containers.json.
-	dir := e.containersDir() + "/"
-	out, err := e.conn.Run(ctx, "cat "+shellQuote(dir+"containers.json")+" "+shellQuote(dir+"volatile-containers.json")+" 2>/dev/null; true")
+	dir := e.storeDir("containers") + "/"
+	out, err := e.conn.Run(ctx, "cat "+transport.ShellQuote(dir+"containers.json")+" "+transport.ShellQuote(dir+"volatile-containers.json")+" 2>/dev/null; true")
 	if err != nil {
 		return
 	}
@@ -187,7 +188,7 @@ func (e *Engine) killRuns(ctx context.Context, containerIDs []string) {
 	args := ""
 	for _, c := range list {
 		if want[c.ID] && c.Layer != "" {
-			args += " " + shellQuote(c.Layer)
+			args += " " + transport.ShellQuote(c.Layer)
 		}
 	}
 	if args != "" {
@@ -195,16 +196,12 @@ func (e *Engine) killRuns(ctx context.Context, containerIDs []string) {
 	}
 }
 
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// containersDir is where the node's store keeps its containers.
-func (e *Engine) containersDir() string {
+// storeDir is the directory of the node's store that holds kind
+// ("containers", "images"), named after the store's driver.
+func (e *Engine) storeDir(kind string) string {
 	driver := e.graphDriver
 	if driver == "" {
 		driver = "overlay"
 	}
-	return e.graphRoot + "/" + driver + "-containers"
+	return e.graphRoot + "/" + driver + "-" + kind
 }

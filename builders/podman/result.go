@@ -20,6 +20,7 @@ import (
 
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/platform"
+	"github.com/farmbuild/farm/transport"
 )
 
 // A build's output is text that its RUN steps can print too, so farm
@@ -98,11 +99,7 @@ func (e *Engine) storeIndex(ctx context.Context) ([]storedIndexEntry, error) {
 	if e.graphRoot == "" {
 		return nil, errors.New("the store's path is not known")
 	}
-	driver := e.graphDriver
-	if driver == "" {
-		driver = "overlay"
-	}
-	out, err := e.conn.Run(ctx, "cat -- "+shellQuote(e.graphRoot+"/"+driver+"-images/images.json"))
+	out, err := e.conn.Run(ctx, "cat -- "+transport.ShellQuote(e.storeDir("images")+"/images.json"))
 	if err != nil {
 		return nil, err
 	}
