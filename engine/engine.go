@@ -74,7 +74,7 @@ type Link interface {
 	Forward(ctx context.Context, dir string) (string, func(), error)
 	// Run runs a POSIX shell script on the node and returns its output.
 	Run(ctx context.Context, script string) ([]byte, error)
-	// Sent counts the bytes that went to the engine through Forward.
+	// Sent counts the bytes that went to the engine, through DialEngine or Forward.
 	Sent() int64
 }
 

@@ -53,8 +53,8 @@ func (c *Conn) Node() string { return c.Name }
 // Socket is the engine's API socket path on the node.
 func (c *Conn) Socket() string { return c.Dest.Socket }
 
-// Sent is how many bytes went to the engine through Forward so far: the
-// build context, mostly, while a build starts.
+// Sent is how many bytes went to the engine so far, through DialEngine's
+// streams and Forward's: the build context, mostly, while a build runs.
 func (c *Conn) Sent() int64 { return c.sent.Load() }
 
 // Connect opens the connection called name to uri (ssh:// or unix://),
@@ -129,17 +129,22 @@ func (c *Conn) Close() error {
 	return c.client.Close()
 }
 
-// DialEngine opens a stream to the engine's API socket.
+// DialEngine opens a stream to the engine's API socket; Sent counts what
+// is written to it.
 func (c *Conn) DialEngine(ctx context.Context) (net.Conn, error) {
 	if c.client == nil {
 		var d net.Dialer
-		return d.DialContext(ctx, "unix", c.Dest.Socket)
+		conn, err := d.DialContext(ctx, "unix", c.Dest.Socket)
+		if err != nil {
+			return nil, err
+		}
+		return &countingConn{Conn: conn, n: &c.sent}, nil
 	}
 	conn, err := c.client.DialContext(ctx, "unix", c.Dest.Socket)
 	if err != nil {
 		return nil, fmt.Errorf("opening engine socket %s on %s: %w", c.Dest.Socket, c.Dest.Host, err)
 	}
-	return conn, nil
+	return &countingConn{Conn: conn, n: &c.sent}, nil
 }
 
 // Run runs a POSIX shell script with /bin/sh on the node's host (locally
@@ -257,7 +262,7 @@ func (c *Conn) pipe(ctx context.Context, local net.Conn) {
 	defer stop()
 	done := make(chan struct{}, 2)
 	go func() {
-		_, _ = io.Copy(remote, &countingReader{r: local, n: &c.sent})
+		_, _ = io.Copy(remote, local)
 		closeWrite(remote)
 		done <- struct{}{}
 	}()
@@ -289,14 +294,23 @@ func (c *Conn) ListenRemote(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// countingReader adds the bytes read through it to n as they pass.
-type countingReader struct {
-	r io.Reader
+// countingConn adds the bytes written through it to n as they pass.
+type countingConn struct {
+	net.Conn
 	n *atomic.Int64
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// CloseWrite half-closes the stream where the stream can (an SSH channel,
+// a unix socket), as the stream itself would.
+func (c *countingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }
