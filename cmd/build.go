@@ -155,6 +155,7 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 		}
 		return t.flush()
 	}
+	bo.ClientID = clientID(ro)
 	progressOut := cmd.ErrOrStderr()
 	if opts.progress == "json" {
 		progressOut = cmd.OutOrStdout()
@@ -250,6 +251,21 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// clientID is this client's ID, kept in the state directory, with which
+// nodes keep the build context between builds; "" (each build's context
+// is new to the nodes) when it cannot be kept.
+func clientID(ro *rootOptions) string {
+	state, err := stateDir()
+	if err == nil {
+		var id string
+		if id, err = farm.ClientID(state); err == nil {
+			return id
+		}
+	}
+	ro.logger.Warn("no client ID: nodes get the whole build context on every build", "error", err)
+	return ""
 }
 
 // schedulingFacts gives the build its blob store and what the scheduler

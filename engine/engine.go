@@ -123,6 +123,10 @@ type NodeBuild struct {
 	Instructions
 	// AuthFile holds only the credentials this node needs ("" for none).
 	AuthFile string
+	// ClientID is the client's secret random ID (farm.ClientID), which a
+	// driver combines with the context directory into the key under which
+	// the engine keeps the context between builds; "" for none.
+	ClientID string
 	// Log receives each output line with the platform it belongs to
 	// (nil platform for lines that belong to none).
 	Log func(platform *ocispec.Platform, line string)

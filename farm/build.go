@@ -62,6 +62,9 @@ type BuildOptions struct {
 	// used blobs beyond it are removed (when no other build uses the
 	// store). Zero leaves it unbounded.
 	StoreMax int64
+	// ClientID is this client's ID (ClientID), for the engines that keep
+	// a build context between builds; "" makes each build's key new.
+	ClientID string
 	// Weights are the user's node weights (connection update --weight).
 	Weights map[string]float64
 	// History holds, per node and platform, how long the last build took
@@ -265,7 +268,7 @@ func prepare(opts *BuildOptions) (engine.NodeBuild, error) {
 	if _, oci := opts.Output.(OCILayout); !oci && len(opts.Tags) == 0 {
 		return engine.NodeBuild{}, fmt.Errorf("%w: name the result with -t (a local manifest list, or the registry reference with --push)", errdefs.ErrUsage)
 	}
-	req := engine.NodeBuild{ContextDir: opts.ContextDir, Containerfile: cf, Instructions: opts.Instructions}
+	req := engine.NodeBuild{ContextDir: opts.ContextDir, Containerfile: cf, Instructions: opts.Instructions, ClientID: opts.ClientID}
 	if opts.IgnoreFile != "" {
 		if req.Excludes, err = containerfile.ReadIgnoreFile(opts.IgnoreFile); err != nil {
 			return engine.NodeBuild{}, fmt.Errorf("%w: --ignorefile: %v", errdefs.ErrUsage, err)
