@@ -40,11 +40,15 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 	if err != nil {
 		return nil, e.failAll(req, err)
 	}
+	c := buildCall{req: req, auths: auths, sess: e.contextSession(ctx, req)}
+	if c.sess != nil {
+		defer c.sess.Close()
+	}
 	var out []engine.PlatformImage
 	var errs []error
 	for _, p := range req.Platforms {
 		hold := holdTag()
-		id, step, err := e.buildOne(ctx, req, p, auths, hold)
+		id, step, err := e.buildOne(ctx, c, p, hold)
 		if err == nil {
 			id, err = e.checkPlatform(ctx, hold, p)
 			if errors.Is(err, errWrongPlatform) && !req.NoCache {
@@ -53,10 +57,10 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 					req.Log(&p, "docker's layer cache gave an image of the wrong platform: building "+platform.Format(p)+" again without the cache")
 				}
 				e.release(ctx, hold, id, before)
-				single := req
-				single.NoCache = true
+				single := c
+				single.req.NoCache = true
 				hold = holdTag()
-				if id, step, err = e.buildOne(ctx, single, p, auths, hold); err == nil {
+				if id, step, err = e.buildOne(ctx, single, p, hold); err == nil {
 					id, err = e.checkPlatform(ctx, hold, p)
 				}
 			}
@@ -91,15 +95,24 @@ func (e *Engine) failAll(req engine.NodeBuild, err error) error {
 	return errors.Join(errs...)
 }
 
+// buildCall is what the build calls of one node's build share.
+type buildCall struct {
+	req   engine.NodeBuild
+	auths map[string]registry.AuthConfig
+	// sess offers the context to BuildKit; nil: it goes as a tar.
+	sess *contextSession
+}
+
 // buildOne runs one build, tagging its result hold, and returns the image
 // ID and the last step.
-func (e *Engine) buildOne(ctx context.Context, req engine.NodeBuild, p ocispec.Platform, auths map[string]registry.AuthConfig, hold string) (string, string, error) {
-	body, dockerfile, err := contextTar(req.ContextDir, req.Containerfile, req.Excludes)
+func (e *Engine) buildOne(ctx context.Context, c buildCall, p ocispec.Platform, hold string) (string, string, error) {
+	req := c.req
+	ctxt, err := e.sendContext(c)
 	if err != nil {
 		return "", "", err
 	}
-	defer body.Close()
-	opts, err := buildOptions(req, p, auths, hold, dockerfile)
+	defer ctxt.done(req, p)
+	opts, err := buildOptions(req, p, c.auths, hold, ctxt.dockerfile)
 	if err != nil {
 		return "", "", err
 	}
@@ -108,7 +121,10 @@ func (e *Engine) buildOne(ctx context.Context, req engine.NodeBuild, p ocispec.P
 		opts.Version = build.BuilderBuildKit
 		read = readBuildKitStream
 	}
-	res, err := e.api.ImageBuild(ctx, body, opts)
+	if c.sess != nil {
+		opts.RemoteContext, opts.SessionID = "client-session", c.sess.s.ID()
+	}
+	res, err := e.api.ImageBuild(ctx, ctxt.body, opts)
 	if err != nil {
 		return "", "", err
 	}

@@ -42,14 +42,22 @@ type fakeDocker struct {
 	cached string
 	builds int
 	exit   int
+	// noSession refuses /session, as an engine that cannot open one.
+	noSession bool
+	// sessions is the fake's side of BuildKit sessions (session_test.go).
+	sessions *fakeSessions
 }
 
 var apiPath = regexp.MustCompile(`^/v[0-9.]+`)
 
 func (f *fakeDocker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := apiPath.ReplaceAllString(r.URL.Path, "")
+	if path == "/session" && f.sessions != nil {
+		f.sessions.serve(w, r) // until the session ends: not under f.mu
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	path := apiPath.ReplaceAllString(r.URL.Path, "")
 	q := r.URL.Query()
 	w.Header().Set("Api-Version", "1.41")
 	switch {
@@ -138,8 +146,12 @@ func (f *fakeDocker) remove(w http.ResponseWriter, name string) {
 func (f *fakeDocker) build(w http.ResponseWriter, r *http.Request) {
 	f.builds++
 	f.files = nil
-	gz, err := gzip.NewReader(r.Body)
-	if err == nil {
+	if q := r.URL.Query(); q.Get("remote") == "client-session" {
+		if err := f.sessions.sync(r.Context(), q.Get("session"), &f.files); err != nil {
+			http.Error(w, `{"message":"`+err.Error()+`"}`, http.StatusInternalServerError)
+			return
+		}
+	} else if gz, err := gzip.NewReader(r.Body); err == nil {
 		tr := tar.NewReader(gz)
 		for h, err := tr.Next(); err == nil; h, err = tr.Next() {
 			f.files = append(f.files, h.Name)
@@ -178,6 +190,9 @@ func fakeEngine(t *testing.T, f *fakeDocker) *Engine {
 	t.Helper()
 	if f.tags == nil {
 		f.tags, f.images = map[string]string{}, map[string]string{}
+	}
+	if !f.noSession {
+		f.sessions = newFakeSessions(t)
 	}
 	e, err := New(context.Background(), enginetest.NewLink(t, "dk", f))
 	if err != nil {

@@ -19,7 +19,7 @@ var unsupported = map[string]struct {
 	buildKit bool
 	fix      string
 }{
-	"--secret":            {why: "needs a BuildKit session for --secret, which farm does not open to docker nodes yet"},
+	"--secret":            {why: "needs a BuildKit session offering secrets, and farm's session offers docker nodes only the build context"},
 	"--annotation":        {why: "cannot annotate images (docker's image builder has no annotations)"},
 	"--network NAME":      {why: "builds with BuildKit, which takes only host or none as --network", buildKit: true},
 	"--pull=never":        {why: "has no never-pull policy (it pulls a missing base image)"},
