@@ -146,6 +146,18 @@ func (l ociLayout) file(idx ocispec.Index, arch, path string) string {
 
 func tarFile(t *testing.T, layer []byte, path string) (string, bool) {
 	t.Helper()
+	content, found := "", false
+	readLayer(t, layer, func(h *tar.Header, data string) {
+		if !found && strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/") == path {
+			content, found = data, true
+		}
+	})
+	return content, found
+}
+
+// readLayer calls fn with each entry of a (gzip) tar layer.
+func readLayer(t *testing.T, layer []byte, fn func(*tar.Header, string)) {
+	t.Helper()
 	var r io.Reader = bytes.NewReader(layer)
 	if bytes.HasPrefix(layer, []byte{0x1f, 0x8b}) {
 		gz, err := gzip.NewReader(r)
@@ -158,15 +170,13 @@ func tarFile(t *testing.T, layer []byte, path string) (string, bool) {
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return "", false
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/") == path {
-			data, _ := io.ReadAll(tr)
-			return string(data), true
-		}
+		data, _ := io.ReadAll(tr)
+		fn(h, string(data))
 	}
 }
 
