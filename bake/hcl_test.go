@@ -198,6 +198,11 @@ target "c2" {}`
 			t.Errorf("%v: default group %v, want %v", tc.names, got, tc.defaultGroup)
 		}
 	}
+	// buildx prints the default group sorted.
+	def := loadHCL(t, "group \"default\" { targets = [\"b\", \"a\"] }\ntarget \"a\" {}\ntarget \"b\" {}")
+	if got := def.Groups["default"].Targets; !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("default group %v", got)
+	}
 	// A target named "default" is the default too.
 	if def := loadHCL(t, `target "default" {}`); def.Targets["default"] == nil {
 		t.Errorf("target default not built: %v", def.Order)

@@ -138,7 +138,7 @@ func names(c *config) []string {
 		out = append(out, g.name)
 	}
 	for _, t := range c.targets {
-		if !slices.Contains(out, t.name) {
+		if c.group(t.name) == nil {
 			out = append(out, t.name)
 		}
 	}

@@ -38,23 +38,25 @@ func (r *resolution) definition(names []string, opts Options) (*Definition, erro
 	}
 	def := &Definition{Groups: map[string]*Group{}, Targets: map[string]*Target{}}
 	var targets []string
+	seen := map[string]bool{}
 	for _, n := range requested {
 		ts, err := r.members(n, def.Groups, map[string]bool{})
 		if err != nil {
 			return nil, err
 		}
 		for _, t := range ts {
-			if !slices.Contains(targets, t) {
+			if !seen[t] {
+				seen[t] = true
 				targets = append(targets, t)
 			}
 		}
 	}
-	// The "default" group lists what was asked for, as buildx prints it.
+	// The "default" group lists what was asked for, sorted, as buildx
+	// prints it.
 	if !(len(requested) == 1 && requested[0] == "default" && def.Groups["default"] != nil) {
-		sorted := slices.Clone(requested)
-		slices.Sort(sorted)
-		def.Groups["default"] = &Group{Targets: sorted}
+		def.Groups["default"] = &Group{Targets: slices.Clone(requested)}
 	}
+	slices.Sort(def.Groups["default"].Targets)
 	specs := map[string]*spec{}
 	for _, n := range targets {
 		t, err := r.resolve(n)
@@ -69,7 +71,7 @@ func (r *resolution) definition(names []string, opts Options) (*Definition, erro
 	}
 	def.Order = order
 	for _, n := range order {
-		def.Targets[n] = finish(specs[n], !slices.Contains(targets, n), opts)
+		def.Targets[n] = finish(specs[n], !seen[n], opts)
 	}
 	return def, nil
 }
@@ -130,6 +132,10 @@ func (r *resolution) resolve(name string) (*spec, error) {
 	t.inherits = nil
 	if err := apply(t, r.overrides, r.env); err != nil {
 		return nil, err
+	}
+	// A value may list several, comma-separated, as buildx allows.
+	if t.platforms != nil {
+		t.platforms = strings.FieldsFunc(strings.Join(t.platforms, ","), func(r rune) bool { return r == ',' })
 	}
 	for _, p := range t.platforms {
 		if _, err := platform.Parse(p); err != nil {

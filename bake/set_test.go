@@ -34,6 +34,7 @@ func TestSet(t *testing.T) {
 		{"repeated key gathers", []string{"*.tags=x:1", "*.tags=y:1"}, nil, func(t *Target) any { return t.Tags }, []string{"x:1", "y:1"}, []string{"x:1", "y:1"}},
 		{"pattern", []string{"t*.platform=linux/arm64"}, nil, func(t *Target) any { return t.Platforms }, []string{"linux/amd64"}, []string{"linux/arm64"}},
 		{"platforms spelled so too", []string{"app.platforms=linux/arm64"}, nil, func(t *Target) any { return t.Platforms }, []string{"linux/arm64"}, []string(nil)},
+		{"platforms comma-separated", []string{"*.platform=linux/arm64,linux/amd64"}, nil, func(t *Target) any { return t.Platforms }, []string{"linux/arm64", "linux/amd64"}, []string{"linux/arm64", "linux/amd64"}},
 		{"args", []string{"*.args.B=b"}, nil, func(t *Target) any { return t.Args }, map[string]string{"A": "a", "B": "b"}, map[string]string{"B": "b"}},
 		{"args from the environment", []string{"app.args.HOME", "app.args.UNSET"}, map[string]string{"HOME": "/h"}, func(t *Target) any { return t.Args }, map[string]string{"A": "a", "HOME": "/h"}, map[string]string(nil)},
 		{"labels", []string{"tool.labels.l=v"}, nil, func(t *Target) any { return t.Labels }, map[string]string(nil), map[string]string{"l": "v"}},

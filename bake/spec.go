@@ -142,6 +142,9 @@ func mergeSecrets(a, b []Secret) []Secret {
 type config struct {
 	groups  []*group
 	targets []*spec
+	// byName index groups and targets (a matrix may make thousands).
+	groupsByName  map[string]*group
+	targetsByName map[string]*spec
 }
 
 // group is a group as the files wrote it.
@@ -152,29 +155,19 @@ type group struct {
 	at          src
 }
 
-func (c *config) group(name string) *group {
-	for _, g := range c.groups {
-		if g.name == name {
-			return g
-		}
-	}
-	return nil
-}
+func (c *config) group(name string) *group { return c.groupsByName[name] }
 
-func (c *config) target(name string) *spec {
-	for _, t := range c.targets {
-		if t.name == name {
-			return t
-		}
-	}
-	return nil
-}
+func (c *config) target(name string) *spec { return c.targetsByName[name] }
 
 // addGroup merges g into c: a group defined again gains the new targets.
 func (c *config) addGroup(g *group) {
 	old := c.group(g.name)
 	if old == nil {
+		if c.groupsByName == nil {
+			c.groupsByName = map[string]*group{}
+		}
 		c.groups = append(c.groups, g)
+		c.groupsByName[g.name] = g
 		return
 	}
 	for _, t := range g.targets {
@@ -195,5 +188,9 @@ func (c *config) addTarget(t *spec) {
 		old.merge(t)
 		return
 	}
+	if c.targetsByName == nil {
+		c.targetsByName = map[string]*spec{}
+	}
 	c.targets = append(c.targets, t)
+	c.targetsByName[t.name] = t
 }
