@@ -138,11 +138,13 @@ func (r *resolver) resolve(name string) error {
 }
 
 // fromEnv overrides a variable's value from the environment as buildx
-// does: NAME converted to the variable's type (or its default's), or,
-// for a typed variable, NAME_JSON as JSON.
+// does: NAME converted to the variable's type (or its default's); for a
+// typed variable, NAME_JSON as JSON first (unless a variable has that
+// name).
 func (r *resolver) fromEnv(v *variable, val cty.Value, typ cty.Type, typed bool) (cty.Value, error) {
 	s, ok := r.env[v.name]
-	if j, jok := r.env[v.name+"_JSON"]; typed && jok && (!ok || !typ.IsPrimitiveType()) {
+	_, declared := r.vars[v.name+"_JSON"]
+	if j, jok := r.env[v.name+"_JSON"]; typed && jok && !declared {
 		out, err := ctyjson.Unmarshal([]byte(j), typ)
 		if err != nil {
 			return val, v.at.errorf("variable %q: %s_JSON from the environment is not a %s: %v", v.name, v.name, typ.FriendlyName(), err)
