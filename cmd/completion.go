@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/farmbuild/farm/bake"
 	"github.com/farmbuild/farm/logline"
 	"github.com/farmbuild/farm/records"
 )
@@ -47,9 +48,11 @@ func registerCompletions(root *cobra.Command, ro *rootOptions) []string {
 		"history prune":     cobra.NoFileCompletions,
 		"logs":              upTo(1, ids),
 		"inspect":           upTo(2, ids),
+		"bake":              bakeNames,
 	}
 	flags := map[string]map[string]cobra.CompletionFunc{
 		"build":           {"farm": farms},
+		"bake":            {"farm": farms, "progress": fixed("auto", "tty", "plain", "json")},
 		"status":          {"farm": farms, "format": formats},
 		"prune":           {"farm": farms, "format": formats},
 		"history":         {"farm": farms, "format": formats, "result": fixed(records.Results...)},
@@ -84,6 +87,31 @@ func registerCompletions(root *cobra.Command, ro *rootOptions) []string {
 	}
 	slices.Sort(missing)
 	return missing
+}
+
+// bakeNames completes farm bake's arguments with the groups and targets
+// of the files -f names (or the default files), not already given.
+func bakeNames(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	names, _ := cmd.Flags().GetStringArray("file")
+	files, err := bake.ReadFiles(dir, names, strings.NewReader(""))
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	all, err := bake.Names(files, environ())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []cobra.Completion
+	for _, n := range all {
+		if !slices.Contains(args, n) {
+			out = append(out, n)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
 // completion is a choice with its description, which cannot break the

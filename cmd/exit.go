@@ -44,6 +44,7 @@ func ExitCode(err error) int {
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.As(err, &u),
+		errors.As(err, new(*errdefs.FileError)),
 		errors.Is(err, errdefs.ErrNotFound),
 		errors.Is(err, errdefs.ErrExists),
 		errors.Is(err, errdefs.ErrReadOnly),

@@ -29,6 +29,7 @@ func TestExitCodes(t *testing.T) {
 		"containers.conf":      {errdefs.ErrReadOnly, exitUsage},
 		"bad URI":              {errdefs.ErrInvalidDestination, exitUsage},
 		"bad platform":         {errdefs.ErrInvalidPlatform, exitUsage},
+		"bad bake file":        {fmt.Errorf("reading: %w", &errdefs.FileError{File: "docker-bake.hcl", Line: 3, Problem: "x"}), exitUsage},
 		"preflight":            {fmt.Errorf("%w: registry r needs a login", errdefs.ErrUsage), exitUsage},
 		"node down":            {errdefs.ErrNodeDown, exitInfra},
 		"platform's node died": {platform(fmt.Errorf("%w: gave up after 3 attempts", errdefs.ErrNodeDown)), exitInfra},

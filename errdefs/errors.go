@@ -131,3 +131,29 @@ var (
 	// result failed; nothing was tagged.
 	ErrOutput = errors.New("storing the result failed")
 )
+
+// FileError is a problem in a definition file the user wrote (a bake
+// file, say), or in a value that overrides one: one line naming the file
+// and line where known, then the problem. It is the user's to fix, found
+// before any node is contacted.
+type FileError struct {
+	// File is the file as the user named it, or "" when the problem is
+	// not in a file (a --set value, a target asked for on the command
+	// line).
+	File string
+	// Line is the 1-based line of the problem in File, 0 when unknown.
+	Line int
+	// Problem says what is wrong, on one line.
+	Problem string
+}
+
+func (e *FileError) Error() string {
+	switch {
+	case e.File != "" && e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Problem)
+	case e.File != "":
+		return e.File + ": " + e.Problem
+	default:
+		return e.Problem
+	}
+}

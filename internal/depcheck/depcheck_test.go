@@ -21,6 +21,7 @@ var forbidden = map[string][]string{
 	"./platform":      {module + "containerfile", module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest", module + "schedule"},
 	"./schedule":      {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest"},
 	"./manifest":      {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm"},
+	"./bake":          {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest", module + "schedule", module + "containerfile", module + "logline", module + "cmd"},
 	"./containerfile": {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm"},
 	"./engine":        {module + "transport", module + "builders", module + "config", module + "records", module + "farm"},
 	"./transport":     {module + "engine", module + "builders", module + "config", module + "records", module + "farm"},
