@@ -40,7 +40,7 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 	if err != nil {
 		return nil, e.failAll(req, err)
 	}
-	c := buildCall{req: req, auths: auths, sess: e.contextSession(ctx, req)}
+	c := buildCall{req: req, auths: auths, sess: e.contextSession(ctx, req, auths)}
 	if c.sess != nil {
 		defer c.sess.Close()
 	}

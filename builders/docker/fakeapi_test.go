@@ -46,6 +46,10 @@ type fakeDocker struct {
 	noSession bool
 	// sessions is the fake's side of BuildKit sessions (session_test.go).
 	sessions *fakeSessions
+	// askAuth are the registry hosts each build asks the session's auth
+	// service about, as BuildKit does when a registry wants a login
+	// (sessionauth_test.go).
+	askAuth []string
 }
 
 var apiPath = regexp.MustCompile(`^/v[0-9.]+`)
@@ -148,6 +152,10 @@ func (f *fakeDocker) build(w http.ResponseWriter, r *http.Request) {
 	f.files = nil
 	if q := r.URL.Query(); q.Get("remote") == "client-session" {
 		if err := f.sessions.sync(r.Context(), q.Get("session"), &f.files); err != nil {
+			http.Error(w, `{"message":"`+err.Error()+`"}`, http.StatusInternalServerError)
+			return
+		}
+		if err := f.sessions.askAuth(r.Context(), q.Get("session"), f.askAuth); err != nil {
 			http.Error(w, `{"message":"`+err.Error()+`"}`, http.StatusInternalServerError)
 			return
 		}
