@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/session"
@@ -87,6 +88,9 @@ func TestSessionAuthGivesOnlyTheBuildsRegistries(t *testing.T) {
 	}
 	if n := logs.count("gave the node the credentials"); n != 2 {
 		t.Errorf("only the two logins given may be named: %q", logs.lines)
+	}
+	if strings.Contains(f.registryConfig, "alice") || strings.Contains(f.registryConfig, "pw1") {
+		t.Errorf("BuildKit ignores X-Registry-Config: the logins must not travel in it: %s", f.registryConfig)
 	}
 }
 
