@@ -188,9 +188,18 @@ func engineLoginRegistry(t *testing.T, e engineNode) {
 // authFileFor writes an auth file holding one registry's credentials.
 func authFileFor(t *testing.T, registry, user, password string) string {
 	t.Helper()
+	return authFileOf(t, map[string]string{registry: user + ":" + password})
+}
+
+// authFileOf writes an auth file holding USER:PASSWORD by registry.
+func authFileOf(t *testing.T, logins map[string]string) string {
+	t.Helper()
+	auths := map[string]any{}
+	for registry, userPass := range logins {
+		auths[registry] = map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(userPass))}
+	}
 	path := filepath.Join(t.TempDir(), "auth.json")
-	data, _ := json.Marshal(map[string]any{"auths": map[string]any{registry: map[string]string{
-		"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}}})
+	data, _ := json.Marshal(map[string]any{"auths": auths})
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 	if err != nil {
 		return nil, e.failAll(req, err)
 	}
-	c := buildCall{req: req, auths: auths, sess: e.contextSession(ctx, req)}
+	c := buildCall{req: req, auths: auths, sess: e.contextSession(ctx, req, auths)}
 	if c.sess != nil {
 		defer c.sess.Close()
 	}
@@ -118,7 +118,9 @@ func (e *Engine) buildOne(ctx context.Context, c buildCall, p ocispec.Platform, 
 	}
 	read := readBuildStream
 	if e.buildKit() {
-		opts.Version = build.BuilderBuildKit
+		// BuildKit ignores X-Registry-Config: it asks the session for a
+		// registry's login when the registry wants one (sessionauth.go).
+		opts.Version, opts.AuthConfigs = build.BuilderBuildKit, nil
 		read = readBuildKitStream
 	}
 	if c.sess != nil {

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,12 @@ type fakeDocker struct {
 	noSession bool
 	// sessions is the fake's side of BuildKit sessions (session_test.go).
 	sessions *fakeSessions
+	// askAuth are the registry hosts each build asks the session's auth
+	// service about, as BuildKit does when a registry wants a login
+	// (sessionauth_test.go).
+	askAuth []string
+	// registryConfig is the last build's X-Registry-Config, decoded.
+	registryConfig string
 }
 
 var apiPath = regexp.MustCompile(`^/v[0-9.]+`)
@@ -146,8 +153,14 @@ func (f *fakeDocker) remove(w http.ResponseWriter, name string) {
 func (f *fakeDocker) build(w http.ResponseWriter, r *http.Request) {
 	f.builds++
 	f.files = nil
+	rc, _ := base64.URLEncoding.DecodeString(r.Header.Get("X-Registry-Config"))
+	f.registryConfig = string(rc)
 	if q := r.URL.Query(); q.Get("remote") == "client-session" {
 		if err := f.sessions.sync(r.Context(), q.Get("session"), &f.files); err != nil {
+			http.Error(w, `{"message":"`+err.Error()+`"}`, http.StatusInternalServerError)
+			return
+		}
+		if err := f.sessions.askAuth(r.Context(), q.Get("session"), f.askAuth); err != nil {
 			http.Error(w, `{"message":"`+err.Error()+`"}`, http.StatusInternalServerError)
 			return
 		}

@@ -9,22 +9,24 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
+	"github.com/moby/moby/api/types/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/platform"
 )
 
-// contextSession opens the session that carries req's context to
-// BuildKit, once for all the node's platforms; nil, after one warning,
-// when the context must go as a gzip tar with each build call instead (an
-// engine without BuildKit, or a session that could not be opened).
-func (e *Engine) contextSession(ctx context.Context, req engine.NodeBuild) *contextSession {
+// contextSession opens the session that carries req's context, and the
+// node's credentials auths, to BuildKit, once for all the node's
+// platforms; nil, after one warning, when the context must go as a gzip
+// tar with each build call instead (an engine without BuildKit, or a
+// session that could not be opened).
+func (e *Engine) contextSession(ctx context.Context, req engine.NodeBuild, auths map[string]registry.AuthConfig) *contextSession {
 	var why error
 	if !e.buildKit() {
 		why = fmt.Errorf("docker API %s has no BuildKit", e.api.ClientVersion())
 	} else {
-		s, err := e.openSession(ctx, req)
+		s, err := e.openSession(ctx, req, auths)
 		if err == nil {
 			return s
 		}

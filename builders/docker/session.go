@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/filesync"
+	"github.com/moby/moby/api/types/registry"
 	"google.golang.org/grpc"
 
 	"github.com/farmbuild/farm/engine"
@@ -25,8 +26,9 @@ import (
 // (remote=client-session). BuildKit keeps what it synced under the
 // session's shared key and the local's name, and the next sync moves only
 // what changed (tonistiigi/fsutil's diff copy: file metadata, then the
-// files that differ). The session offers nothing else: no registry
-// credentials, no secrets, no SSH agent.
+// files that differ). The session offers only one more service, the
+// registry credentials farm gave the node's build (sessionauth.go): no
+// secrets, no SSH agent.
 
 // sessionDialTimeout bounds opening the session.
 const sessionDialTimeout = 30 * time.Second
@@ -52,8 +54,9 @@ type contextSession struct {
 	sync *timedSync
 }
 
-// openSession opens a session offering req's context and Containerfile.
-func (e *Engine) openSession(ctx context.Context, req engine.NodeBuild) (*contextSession, error) {
+// openSession opens a session offering req's context and Containerfile,
+// and auths to BuildKit's pulls.
+func (e *Engine) openSession(ctx context.Context, req engine.NodeBuild, auths map[string]registry.AuthConfig) (*contextSession, error) {
 	dir, err := filepath.Abs(req.ContextDir)
 	if err != nil {
 		return nil, err
@@ -81,6 +84,11 @@ func (e *Engine) openSession(ctx context.Context, req engine.NodeBuild) (*contex
 	}
 	ts := &timedSync{FileSyncServer: provider}
 	s.Allow(ts)
+	var log func(string)
+	if req.Log != nil {
+		log = func(line string) { req.Log(nil, line) }
+	}
+	s.Allow(newRegistryAuth(auths, log))
 	dialed := make(chan error, 1)
 	go func() {
 		_ = s.Run(ctx, func(ctx context.Context, proto string, meta map[string][]string) (net.Conn, error) {

@@ -33,6 +33,9 @@ type fakeSessions struct {
 	// dockerfile lists what the "dockerfile" local held at the last sync,
 	// asked for whole (no patterns).
 	dockerfile []string
+	// answers are the session's credentials by host, as "user:secret"
+	// ("" for none), when the builds asked (sessionauth_test.go).
+	answers map[string]string
 }
 
 func newFakeSessions(t *testing.T) *fakeSessions {
