@@ -42,7 +42,7 @@ what is supported, side by side with buildx.`,
   farm bake -f docker-bake.hcl --set '*.platforms=linux/amd64,linux/arm64' --print app
   TAG=1.2 farm bake -f compose.yaml --print`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBake(cmd.Context(), opts, args, cmd)
+			return runBake(cmd.Context(), ro, opts, args, cmd)
 		},
 	}
 	f := cmd.Flags()
@@ -63,7 +63,7 @@ what is supported, side by side with buildx.`,
 	return cmd
 }
 
-func runBake(_ context.Context, opts *bakeOptions, names []string, cmd *cobra.Command) error {
+func runBake(ctx context.Context, ro *rootOptions, opts *bakeOptions, names []string, cmd *cobra.Command) error {
 	switch opts.progress {
 	case "auto", "tty", "plain", "json":
 	default:
@@ -82,7 +82,7 @@ func runBake(_ context.Context, opts *bakeOptions, names []string, cmd *cobra.Co
 		return err
 	}
 	if !opts.print {
-		return usageError{errors.New("farm bake builds nothing yet: only --print (the resolved definition) is implemented")}
+		return runBakeBuild(ctx, ro, opts, def, cmd)
 	}
 	out, err := json.MarshalIndent(def, "", "  ")
 	if err != nil {
