@@ -64,6 +64,12 @@ func targetBuild(t *bake.Target, opts *bakeOptions, tmp string, manyOutputs bool
 	}
 	bo := farm.BuildOptions{ContextDir: t.ContextDir, Containerfile: t.ContainerfilePath, Tags: t.Tags,
 		Tests: opts.tests, PinBase: opts.pinBase, KeepGoing: opts.keepGoing, AllowPartial: opts.allowParts}
+	if _, err := os.Stat(bo.Containerfile); err != nil && t.Dockerfile == "Dockerfile" && filepath.Base(bo.Containerfile) == "Dockerfile" {
+		// farm build's rule: the context's Containerfile, else Dockerfile.
+		if alt := filepath.Join(filepath.Dir(bo.Containerfile), "Containerfile"); fileExists(alt) {
+			bo.Containerfile = alt
+		}
+	}
 	if t.DockerfileInline != "" {
 		path := filepath.Join(tmp, t.Name+".Containerfile")
 		if err := os.WriteFile(path, []byte(t.DockerfileInline), 0o600); err != nil {
@@ -167,4 +173,9 @@ func targetOutput(t *bake.Target, opts *bakeOptions, manyOutputs bool) (farm.Out
 		return farm.Keep{}, nil
 	}
 	return nil, nil // the local podman: the caller opens it
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
