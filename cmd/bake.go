@@ -35,14 +35,19 @@ docker-bake.override.json, docker-bake.override.hcl); every one found is read,
 later ones laid over earlier ones. With no TARGET, the group (or target)
 "default" is built. A context "target:NAME" makes NAME a dependency.
 
---print shows the resolved definition as JSON, in buildx's shape, without
-contacting any node. Building is not implemented yet. See docs/bake.md for
-what is supported, side by side with buildx.`,
+Each target is built as one farm build of its platforms, when its
+dependencies have succeeded; independent targets build at the same time. A
+target:NAME context is NAME's image for the same platform, on the podman
+node that built it, where the dependent's platform is built too. A failing
+target stops only its dependents. --print shows the resolved definition as
+JSON, in buildx's shape, without contacting any node. See docs/bake.md for
+what is supported, side by side with buildx, and what is not yet.`,
 		Example: `  farm bake --print
   farm bake -f docker-bake.hcl --set '*.platforms=linux/amd64,linux/arm64' --print app
-  TAG=1.2 farm bake -f compose.yaml --print`,
+  TAG=1.2 farm bake -f compose.yaml --print
+  farm bake --push --metadata-file meta.json nightly`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBake(cmd.Context(), opts, args, cmd)
+			return runBake(cmd.Context(), ro, opts, args, cmd)
 		},
 	}
 	f := cmd.Flags()
@@ -63,7 +68,7 @@ what is supported, side by side with buildx.`,
 	return cmd
 }
 
-func runBake(_ context.Context, opts *bakeOptions, names []string, cmd *cobra.Command) error {
+func runBake(ctx context.Context, ro *rootOptions, opts *bakeOptions, names []string, cmd *cobra.Command) error {
 	switch opts.progress {
 	case "auto", "tty", "plain", "json":
 	default:
@@ -82,7 +87,7 @@ func runBake(_ context.Context, opts *bakeOptions, names []string, cmd *cobra.Co
 		return err
 	}
 	if !opts.print {
-		return usageError{errors.New("farm bake builds nothing yet: only --print (the resolved definition) is implemented")}
+		return runBakeBuild(ctx, ro, opts, def, cmd)
 	}
 	out, err := json.MarshalIndent(def, "", "  ")
 	if err != nil {

@@ -171,7 +171,7 @@ func runBuild(ctx context.Context, ro *rootOptions, opts *buildOptions, contextD
 	var once sync.Once
 	start := func() {
 		once.Do(func() {
-			recorder = startRecording(cmd, farmName, bo.Output.Kind(), ro.logger)
+			recorder = startRecording(cmd, farmName, bo.Output.Kind(), ro.logger, bakeRef{})
 			fmt.Fprintf(cmd.ErrOrStderr(), "Build %s (farm logs %s)\n", recorder.id, recorder.id)
 		})
 	}

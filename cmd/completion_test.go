@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -96,9 +95,4 @@ func TestCompletionsAreRegistered(t *testing.T) {
 	if missing := registerCompletions(root, &rootOptions{}); len(missing) > 0 {
 		t.Errorf("completions for missing commands or flags: %v", missing)
 	}
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

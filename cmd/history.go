@@ -107,16 +107,25 @@ func runHistory(ro *rootOptions, opts *historyOptions, w io.Writer) error {
 	if opts.format == "json" {
 		return writeJSON(w, builds)
 	}
-	t := newTable(w, "ID", "STARTED", "DURATION", "RESULT", "FARM", "TAGS", "PLATFORMS", "INDEX")
+	t := newTable(w, "ID", "STARTED", "DURATION", "RESULT", "FARM", "TAGS", "PLATFORMS", "INDEX", "BAKE")
 	for _, b := range builds {
 		d := "-"
 		if !b.Finished.IsZero() {
 			d = b.Finished.Sub(b.Started).Round(100 * time.Millisecond).String()
 		}
 		t.row(b.ID, b.Started.Local().Format(time.DateTime), d, b.Result, orDash(logline.Sanitize(b.Farm)),
-			orDash(logline.Sanitize(strings.Join(b.Tags, ","))), orDash(strings.Join(buildPlatforms(b), ",")), orDash(shortDigest(b.Index)))
+			orDash(logline.Sanitize(strings.Join(b.Tags, ","))), orDash(strings.Join(buildPlatforms(b), ",")), orDash(shortDigest(b.Index)),
+			bakeColumn(b))
 	}
 	return t.flush()
+}
+
+// bakeColumn is a build's farm bake run and target, BAKE-ID:TARGET, or "-".
+func bakeColumn(b records.BuildRecord) string {
+	if b.BakeID == "" {
+		return "-"
+	}
+	return b.BakeID + ":" + logline.Sanitize(b.Target)
 }
 
 // buildPlatforms returns the platforms a build recorded, else those its
@@ -194,14 +203,14 @@ func newHistoryPruneCmd(ro *rootOptions) *cobra.Command {
 }
 
 type logsOptions struct {
-	platform string
-	follow   bool
+	platform, target string
+	follow           bool
 }
 
 func newLogsCmd(ro *rootOptions) *cobra.Command {
 	opts := &logsOptions{}
 	cmd := &cobra.Command{
-		Use:   "logs ID [--platform P] [--follow]",
+		Use:   "logs ID [--platform P] [--follow] | logs BAKE-ID --target T",
 		Short: "Print a build's complete logs",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -210,6 +219,7 @@ func newLogsCmd(ro *rootOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opts.platform, "platform", "", "only this platform's log")
 	cmd.Flags().BoolVarP(&opts.follow, "follow", "f", false, "keep printing while the build runs")
+	cmd.Flags().StringVar(&opts.target, "target", "", "with a farm bake ID: the log of this target's build")
 	return cmd
 }
 
@@ -219,7 +229,12 @@ func runLogs(ctx context.Context, ro *rootOptions, opts *logsOptions, id string,
 		return err
 	}
 	defer rec.Close()
-	b, err := rec.Get(id)
+	var b records.BuildRecord
+	if opts.target != "" {
+		b, err = rec.BakeTarget(id, opts.target)
+	} else {
+		b, err = rec.Get(id)
+	}
 	if err != nil {
 		return err
 	}

@@ -29,11 +29,13 @@ type buildRecorder struct {
 	rowFailed, logFailed bool
 }
 
-// startRecording opens the records and records the start of a build.
-func startRecording(cmd *cobra.Command, farmName, output string, logger *slog.Logger) *buildRecorder {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	r := &buildRecorder{id: hex.EncodeToString(b), logger: logger, building: map[string]farm.Event{}}
+// bakeRef names a farm bake run's target; its zero value is farm build's.
+type bakeRef struct{ id, target string }
+
+// startRecording opens the records and records the start of a build (of
+// a farm bake target when bake is set).
+func startRecording(cmd *cobra.Command, farmName, output string, logger *slog.Logger, bake bakeRef) *buildRecorder {
+	r := &buildRecorder{id: newRecordID(), logger: logger, building: map[string]farm.Event{}}
 	rec, warning, err := openRecordsIn()
 	if warning != "" {
 		logger.Warn(warning)
@@ -54,12 +56,19 @@ func startRecording(cmd *cobra.Command, farmName, output string, logger *slog.Lo
 		logger.Debug("the build is recorded without its process: it cannot be found interrupted", "error", err)
 	}
 	if err := rec.Start(records.BuildRecord{ID: r.id, Started: time.Now(), User: name, Args: invocation(cmd), Farm: farmName,
-		Output: output, Owner: owner}); err != nil {
+		Output: output, Owner: owner, BakeID: bake.id, Target: bake.target}); err != nil {
 		logger.Warn("not recording this build", "error", err)
 		rec.Close()
 		r.rec = nil
 	}
 	return r
+}
+
+// newRecordID is a new build's (or bake run's) ID: 12 random hex digits.
+func newRecordID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // invocation reconstructs the command line from the parsed flags; the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -82,6 +83,13 @@ type BuildOptions struct {
 	// DefaultFactsMaxAge. A node that failed within it and is not needed
 	// is tried last.
 	FactsMaxAge time.Duration
+	// Linked are named contexts that are other builds' results: each
+	// platform is built on the node that holds its linked images.
+	Linked Linked
+	// Engines, when set, limits the build to the nodes of these engine
+	// kinds ("podman", "docker"): those that can give its result to a
+	// build that names it as a context.
+	Engines []string
 	// Progress receives the build's events (output lines included); nil
 	// discards them.
 	Progress Progress
@@ -265,8 +273,22 @@ func prepare(opts *BuildOptions) (engine.NodeBuild, error) {
 	if opts.Output == nil {
 		return engine.NodeBuild{}, fmt.Errorf("%w: no output: say where the result goes", errdefs.ErrUsage)
 	}
-	if _, oci := opts.Output.(OCILayout); !oci && len(opts.Tags) == 0 {
+	_, oci := opts.Output.(OCILayout)
+	if _, keep := opts.Output.(Keep); !oci && !keep && len(opts.Tags) == 0 {
 		return engine.NodeBuild{}, fmt.Errorf("%w: name the result with -t (a local manifest list, or the registry reference with --push)", errdefs.ErrUsage)
+	}
+	if len(opts.Linked) > 0 {
+		// Every node's request names them (their images per platform
+		// replace these), so that the nodes' flag checks see them.
+		opts.Instructions.BuildContexts = maps.Clone(opts.Instructions.BuildContexts)
+		if opts.Instructions.BuildContexts == nil {
+			opts.Instructions.BuildContexts = map[string]string{}
+		}
+		for name, by := range opts.Linked {
+			for _, img := range by {
+				opts.Instructions.BuildContexts[name] = "docker-image://" + img.Ref
+			}
+		}
 	}
 	req := engine.NodeBuild{ContextDir: opts.ContextDir, Containerfile: cf, Instructions: opts.Instructions, ClientID: opts.ClientID}
 	if opts.IgnoreFile != "" {

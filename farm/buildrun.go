@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -116,6 +117,13 @@ func (d *dispatcher) dispatchPlan(plan schedule.Plan, idx []int) {
 			d.events.emit(Event{Type: "phase", Phase: "building", Platform: d.jobs[i].Platform, Node: name, Emulated: emulated[i], Attempt: d.jobs[i].Attempts})
 		}
 		d.mu.Unlock()
+		if len(d.opts.Linked) > 0 {
+			// Each platform names its own linked images.
+			for _, i := range jobs {
+				d.g.Go(func() error { d.buildOn(n, []int{i}); return nil })
+			}
+			continue
+		}
 		d.g.Go(func() error { d.buildOn(n, jobs); return nil })
 	}
 }
@@ -137,6 +145,13 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 	r.Platforms = nil
 	for _, i := range jobs {
 		r.Platforms = append(r.Platforms, d.jobs[i].platform)
+	}
+	if len(d.opts.Linked) > 0 {
+		r.BuildContexts = maps.Clone(r.BuildContexts)
+		if r.BuildContexts == nil {
+			r.BuildContexts = map[string]string{}
+		}
+		maps.Copy(r.BuildContexts, d.opts.Linked.contexts(d.jobs[jobs[0]].Platform))
 	}
 	timer := newPlatformTimer()
 	r.Log = func(p *ocispec.Platform, line string) {
@@ -215,6 +230,10 @@ func (d *dispatcher) buildOn(n *Node, jobs []int) {
 func (d *dispatcher) retry(jobs []int, n *Node, cause error, elsewhere bool) {
 	var again []int
 	for _, i := range jobs {
+		if elsewhere && len(d.opts.Linked) > 0 {
+			d.setErr(i, &errdefs.BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: fmt.Errorf("%w: it held the image a named context gives, so no other node can build it: %w", errdefs.ErrNodeDown, cause)})
+			continue
+		}
 		if d.jobs[i].Attempts >= maxAttempts {
 			d.setErr(i, &errdefs.BuildError{Platform: d.jobs[i].Platform, Node: n.Name, Err: fmt.Errorf("%w: gave up after %d attempts: %w", errdefs.ErrNodeDown, d.jobs[i].Attempts, cause)})
 			continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -53,7 +54,7 @@ func Plan(ctx context.Context, conns []config.Connection, open engine.Opener, op
 		plan, err = p.schedule()
 	}
 	if err == nil {
-		err = checkFlags(p.openNodes(), opts.Platforms, opts.Instructions)
+		err = checkFlags(allowedNodes(p.openNodes(), opts), opts.Platforms, opts.Instructions)
 	}
 	res := &PlanResult{Nodes: p.observedNodes()}
 	if err != nil {
@@ -92,11 +93,30 @@ func closeNodes(nodes []*Node) {
 // nodeFacts gathers what the scheduler weighs about open nodes: engine
 // facts, the user's weights and the build history.
 func nodeFacts(nodes []*Node, opts BuildOptions) []schedule.Node {
-	facts := make([]schedule.Node, len(nodes))
-	for i, n := range nodes {
-		facts[i] = scheduleNode(n.Name, FactsOf(n), n.Info.RunningBuilds, opts)
+	facts := make([]schedule.Node, 0, len(nodes))
+	for _, n := range nodes {
+		if engineAllowed(n.Info.Kind, opts) {
+			facts = append(facts, scheduleNode(n.Name, FactsOf(n), n.Info.RunningBuilds, opts))
+		}
 	}
 	return facts
+}
+
+// engineAllowed reports whether the build may use a node of this engine
+// kind (BuildOptions.Engines).
+func engineAllowed(kind string, opts BuildOptions) bool {
+	return len(opts.Engines) == 0 || slices.Contains(opts.Engines, kind)
+}
+
+// allowedNodes are the nodes of the engine kinds the build may use.
+func allowedNodes(nodes []*Node, opts BuildOptions) []*Node {
+	var out []*Node
+	for _, n := range nodes {
+		if engineAllowed(n.Info.Kind, opts) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // openWithRetry opens a node, retrying with backoff only while the failure

@@ -142,7 +142,7 @@ func (p *planner) schedule() (schedule.Plan, error) {
 	var all, trusted []schedule.Node
 	for _, c := range p.conns {
 		f, ok := p.facts[c.Name]
-		if !ok || p.down[c.Name] {
+		if !ok || p.down[c.Name] || !engineAllowed(f.Kind, p.opts) {
 			continue
 		}
 		running := 0
@@ -154,6 +154,9 @@ func (p *planner) schedule() (schedule.Plan, error) {
 		if k := p.opts.KnownNodes[c.Name]; p.nodes[c.Name] != nil || !p.failedLately(k) {
 			trusted = append(trusted, sn)
 		}
+	}
+	if len(p.opts.Linked) > 0 {
+		return pinnedPlan(p.opts.Platforms, p.opts.Linked, all)
 	}
 	if len(trusted) < len(all) && len(trusted) > 0 {
 		if plan, err := makePlan(p.opts.Platforms, trusted, len(p.conns), len(p.down)); err == nil {
@@ -186,7 +189,7 @@ func (p *planner) plan(ctx context.Context) (schedule.Plan, error) {
 		}
 		if len(p.opts.Instructions.Flags()) > 0 {
 			for name, f := range p.facts {
-				if !p.down[name] && couldBuild(f, p.opts.Platforms) {
+				if !p.down[name] && engineAllowed(f.Kind, p.opts) && couldBuild(f, p.opts.Platforms) {
 					need[name] = true
 				}
 			}
@@ -198,7 +201,7 @@ func (p *planner) plan(ctx context.Context) (schedule.Plan, error) {
 			}
 		}
 		if len(toOpen) == 0 {
-			return plan, checkFlags(p.openNodes(), p.opts.Platforms, p.opts.Instructions)
+			return plan, checkFlags(allowedNodes(p.openNodes(), p.opts), p.opts.Platforms, p.opts.Instructions)
 		}
 		p.openAll(ctx, toOpen)
 		if err := ctx.Err(); err != nil {

@@ -18,6 +18,9 @@ type Event struct {
 	// Type is "phase" (a platform or the build changed phase), "log" (a
 	// line of build output) or "result" (the build's outcome, last).
 	Type string `json:"type"`
+	// Target is the farm bake target the event is about (set by farm
+	// bake's display, not by Build).
+	Target string `json:"target,omitempty"`
 	// Platform and Node say which build it is about; empty for the whole build.
 	Platform string `json:"platform,omitempty"`
 	Node     string `json:"node,omitempty"`

@@ -104,6 +104,8 @@ var addedColumns = []struct{ table, column, decl string }{
 	{"platforms", "image_ref", "TEXT"},
 	{"platforms", "engine", "TEXT"},
 	{"platforms", "engine_version", "TEXT"},
+	{"builds", "bake_id", "TEXT"},
+	{"builds", "target", "TEXT"},
 }
 
 func openDB(path string) (*Records, error) {

@@ -46,6 +46,10 @@ type BuildRecord struct {
 	Error     string           `json:"error,omitempty"`
 	Index     string           `json:"index,omitempty"`
 	Platforms []PlatformRecord `json:"platforms,omitempty"`
+	// BakeID is the farm bake run the build was a target of, Target
+	// that target's name; both empty for farm build.
+	BakeID string `json:"bakeID,omitempty"`
+	Target string `json:"target,omitempty"`
 	// Owner is the process running the build: a running build whose owner
 	// is gone is recorded as interrupted.
 	Owner Owner `json:"owner,omitzero"`
@@ -94,9 +98,9 @@ func (r *Records) Close() error {
 // Start records a build that begins, with its arguments redacted.
 func (r *Records) Start(b BuildRecord) error {
 	args, _ := json.Marshal(RedactArgs(b.Args))
-	_, err := r.db.Exec(`INSERT INTO builds (id, started, user, args, farm, output, result, owner_pid, owner_start, owner_host)
-		VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
-		b.ID, b.Started.UnixMilli(), b.User, string(args), b.Farm, b.Output, b.Owner.PID, int64(b.Owner.Start), b.Owner.Host)
+	_, err := r.db.Exec(`INSERT INTO builds (id, started, user, args, farm, output, result, owner_pid, owner_start, owner_host, bake_id, target)
+		VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, NULLIF(?, ''), NULLIF(?, ''))`,
+		b.ID, b.Started.UnixMilli(), b.User, string(args), b.Farm, b.Output, b.Owner.PID, int64(b.Owner.Start), b.Owner.Host, b.BakeID, b.Target)
 	return err
 }
 

@@ -23,9 +23,9 @@ func scanBuild(row interface{ Scan(...any) error }) (BuildRecord, error) {
 	var started int64
 	var finished, exit sql.NullInt64
 	var ownerPID, ownerStart sql.NullInt64
-	var user, args, farmName, errText, index, output, ownerHost sql.NullString
+	var user, args, farmName, errText, index, output, ownerHost, bakeID, target sql.NullString
 	if err := row.Scan(&b.ID, &started, &finished, &user, &args, &farmName, &b.Result, &exit, &errText, &index, &output,
-		&ownerPID, &ownerStart, &ownerHost); err != nil {
+		&ownerPID, &ownerStart, &ownerHost, &bakeID, &target); err != nil {
 		return b, err
 	}
 	b.Started = time.UnixMilli(started).UTC()
@@ -33,7 +33,7 @@ func scanBuild(row interface{ Scan(...any) error }) (BuildRecord, error) {
 		b.Finished = time.UnixMilli(finished.Int64).UTC()
 	}
 	b.User, b.Farm, b.Error, b.Index, b.ExitCode = user.String, farmName.String, errText.String, index.String, int(exit.Int64)
-	b.Output = output.String
+	b.Output, b.BakeID, b.Target = output.String, bakeID.String, target.String
 	b.Owner = Owner{PID: int(ownerPID.Int64), Start: uint64(ownerStart.Int64), Host: ownerHost.String}
 	_ = json.Unmarshal([]byte(args.String), &b.Args)
 	if b.Args == nil {
@@ -44,7 +44,7 @@ func scanBuild(row interface{ Scan(...any) error }) (BuildRecord, error) {
 }
 
 const buildColumns = `id, started, finished, user, args, farm, result, exit_code, error, index_digest, output,
-	owner_pid, owner_start, owner_host`
+	owner_pid, owner_start, owner_host, bake_id, target`
 
 // List returns the recorded builds, newest first, with their platforms.
 // Running builds whose process is gone are recorded as interrupted first.
@@ -81,6 +81,40 @@ func (r *Records) Get(id string) (BuildRecord, error) {
 	}
 	b.Platforms = platforms[b.ID]
 	return b, nil
+}
+
+// BakeTarget returns the build of a farm bake run's target; bakeID may
+// be a unique prefix.
+func (r *Records) BakeTarget(bakeID, target string) (BuildRecord, error) {
+	rows, err := r.db.Query(`SELECT DISTINCT bake_id FROM builds WHERE bake_id LIKE ? || '%' LIMIT 2`, bakeID)
+	if err != nil {
+		return BuildRecord{}, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return BuildRecord{}, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	switch {
+	case len(ids) == 0:
+		return BuildRecord{}, fmt.Errorf("bake %q: %w: see farm history", bakeID, ErrNoRecord)
+	case len(ids) > 1:
+		return BuildRecord{}, fmt.Errorf("%w: bake ID %q is ambiguous: give more of it", errdefs.ErrUsage, bakeID)
+	}
+	var id string
+	err = r.db.QueryRow(`SELECT id FROM builds WHERE bake_id = ? AND target = ?`, ids[0], target).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return BuildRecord{}, fmt.Errorf("bake %s has no target %q: %w: see farm history", ids[0], target, ErrNoRecord)
+	}
+	if err != nil {
+		return BuildRecord{}, err
+	}
+	return r.Get(id)
 }
 
 // reapQuietly records the builds whose process is gone as interrupted; a
