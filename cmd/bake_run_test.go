@@ -196,3 +196,43 @@ func TestBakeFailureStopsOnlyDependents(t *testing.T) {
 		t.Errorf("summary:\n%s", out)
 	}
 }
+
+// farm bake --dry-run prints the run's joint plan: every target's
+// platforms with their node, mode, facts' age and why; the dependents
+// with their base. With fresh facts it contacts no node.
+func TestBakeDryRunPrintsTheJointPlan(t *testing.T) {
+	isolate(t)
+	open, log := bakeFarm(t)
+	var opens sync.Map
+	counting := func(ctx context.Context, l engine.Link) (engine.Builder, error) {
+		n, _ := opens.LoadOrStore(l.Node(), new(int))
+		*n.(*int)++
+		return open(ctx, l)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "docker-bake.hcl"), bakeDeps)
+	t.Chdir(dir)
+	for round := range 2 {
+		out, errOut, err := farmCLIWith(t, counting, "bake", "--dry-run")
+		if err != nil {
+			t.Fatalf("farm bake --dry-run: %v\n%s\n%s", err, out, errOut)
+		}
+		for _, want := range []string{"TARGET", "FACTS", "base    linux/amd64  amd1  native", "base    linux/arm64  arm1  native",
+			"app     linux/amd64  amd1  native", "app     linux/arm64  arm1  native", "on the node that builds what it starts from", "other   linux/amd64"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("round %d: plan lacks %q:\n%s", round, want, out)
+			}
+		}
+		if round == 0 {
+			opens.Range(func(k, _ any) bool { opens.Delete(k); return true })
+			continue
+		}
+		opens.Range(func(k, _ any) bool { t.Errorf("fresh facts, yet %s was contacted", k); return true })
+		if !strings.Contains(out, "s ago") && !strings.Contains(out, "just now") {
+			t.Errorf("no facts age:\n%s", out)
+		}
+	}
+	if len(log.builds) != 0 {
+		t.Errorf("a dry run built: %+v", log.builds)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/farm"
 	"github.com/farmbuild/farm/manifest"
-	"github.com/farmbuild/farm/platform"
 )
 
 // bakeParallel bounds the targets built at the same time.
@@ -75,8 +73,12 @@ func runBakeBuild(ctx context.Context, ro *rootOptions, opts *bakeOptions, def *
 			}}
 		}
 	}
+	plan, err := planBake(ctx, ro, targets, conns)
+	if err != nil {
+		return err
+	}
 	if opts.dryRun {
-		return bakeDryRun(ctx, ro, targets, conns, cmd)
+		return writeBakePlan(cmd, plan)
 	}
 	run := &bakeRun{ro: ro, cmd: cmd, farmName: farmName, conns: conns, id: newRecordID()}
 	progressOut := cmd.ErrOrStderr()
@@ -156,6 +158,10 @@ func (r *bakeRun) build(ctx context.Context, t bakeTarget, deps map[string]*farm
 	var once sync.Once
 	start := func() {
 		once.Do(func() {
+			// One at a time: it reads the command's flags, which pflag
+			// sorts as it visits them.
+			r.mu.Lock()
+			defer r.mu.Unlock()
 			recorder = startRecording(r.cmd, r.farmName, bo.Output.Kind(), r.ro.logger, bakeRef{id: r.id, target: t.name})
 		})
 	}
@@ -194,41 +200,43 @@ func (r *bakeRun) show(e farm.Event) {
 	r.renderer.event(e)
 }
 
-// bakeDryRun prints where each target's platforms would be built; a
-// dependent's go where its dependencies' images will be.
-func bakeDryRun(ctx context.Context, ro *rootOptions, targets []bakeTarget, conns []config.Connection, cmd *cobra.Command) error {
+// planBake makes the run's joint plan, keeps what it learned of the
+// nodes, and pins each target's platforms to the plan's nodes.
+func planBake(ctx context.Context, ro *rootOptions, targets []bakeTarget, conns []config.Connection) (*farm.BakePlan, error) {
+	if len(targets) == 0 {
+		return &farm.BakePlan{}, nil
+	}
+	var pts []farm.BakePlanTarget
+	for _, t := range targets {
+		pts = append(pts, farm.BakePlanTarget{Name: t.name, Deps: slices.Compact(slices.Sorted(maps.Values(t.links))),
+			Platforms: t.opts.Platforms, Engines: t.opts.Engines})
+	}
+	shared := targets[0].opts
+	shared.Logger = ro.logger
+	plan, err := farm.PlanBake(ctx, conns, ro.open, pts, shared)
+	if plan != nil {
+		saveNodeFacts(ro, plan.Nodes)
+		for _, n := range plan.Nodes {
+			if n.Identity != "" {
+				shared.KnownNodes[n.Name] = farm.KnownNode{URI: n.URI, Identity: n.Identity, Facts: n.Facts, Seen: n.Seen}
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range targets {
+		targets[i].opts.Platforms, targets[i].opts.Pins = plan.Pins(targets[i].name)
+	}
+	return plan, nil
+}
+
+// writeBakePlan prints where each target's platforms will be built.
+func writeBakePlan(cmd *cobra.Command, plan *farm.BakePlan) error {
 	t := newTable(cmd.OutOrStdout(), "TARGET", "PLATFORM", "NODE", "MODE", "FACTS", "WHY")
 	now := time.Now()
-	for _, bt := range targets {
-		if len(bt.links) > 0 {
-			deps := slices.Sorted(maps.Values(bt.links))
-			ps := make([]string, len(bt.opts.Platforms))
-			for i, p := range bt.opts.Platforms {
-				ps[i] = platform.Format(p)
-			}
-			if len(ps) == 0 {
-				ps = []string{"-"}
-			}
-			for _, p := range ps {
-				t.row(bt.name, p, "-", "-", "-", "on the node that builds it for "+strings.Join(slices.Compact(deps), ", "))
-			}
-			continue
-		}
-		plan, err := farm.Plan(ctx, conns, ro.open, bt.opts)
-		if plan != nil {
-			saveNodeFacts(ro, plan.Nodes)
-			for _, n := range plan.Nodes {
-				if n.Identity != "" {
-					bt.opts.KnownNodes[n.Name] = farm.KnownNode{URI: n.URI, Identity: n.Identity, Facts: n.Facts, Seen: n.Seen}
-				}
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("target %q: %w", bt.name, err)
-		}
-		for _, j := range plan.Jobs {
-			t.row(bt.name, j.Platform, j.Node, mode(j.Emulated), factsAge(j.FactsSeen, now), j.Reason)
-		}
+	for _, j := range plan.Jobs {
+		t.row(j.Target, j.Platform, j.Node, mode(j.Emulated), factsAge(j.FactsSeen, now), j.Reason)
 	}
 	return t.flush()
 }

@@ -86,6 +86,11 @@ type BuildOptions struct {
 	// Linked are named contexts that are other builds' results: each
 	// platform is built on the node that holds its linked images.
 	Linked Linked
+	// Pins, when set, names the node to build each platform on (by
+	// platform.Format): the plan of a whole bake run. A platform whose
+	// node cannot be reached, or cannot build it, is planned as usual,
+	// and a node that dies during the build is replaced as usual.
+	Pins map[string]string
 	// Engines, when set, limits the build to the nodes of these engine
 	// kinds ("podman", "docker"): those that can give its result to a
 	// build that names it as a context.

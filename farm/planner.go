@@ -158,6 +158,9 @@ func (p *planner) schedule() (schedule.Plan, error) {
 	if len(p.opts.Linked) > 0 {
 		return pinnedPlan(p.opts.Platforms, p.opts.Linked, all)
 	}
+	if len(p.opts.Pins) > 0 && len(p.opts.Platforms) > 0 {
+		return preferredPlan(p.opts.Platforms, p.opts.Pins, all, len(p.conns), len(p.down))
+	}
 	if len(trusted) < len(all) && len(trusted) > 0 {
 		if plan, err := makePlan(p.opts.Platforms, trusted, len(p.conns), len(p.down)); err == nil {
 			return plan, nil

@@ -97,23 +97,9 @@ func Assign(want []ocispec.Platform, nodes []Node) (Plan, error) {
 		return Plan{}, &UnservableError{Platforms: missing, Capabilities: capabilities(nodes)}
 	}
 	est := newEstimator(nodes)
-	load := make([]time.Duration, len(nodes))
-	for k, n := range nodes {
-		load[k] = time.Duration(n.Running) * est.estimate(ocispec.Platform{}, n, false)
-	}
+	load := est.running(nodes)
 	// Longest processing time first: the job whose best case is longest.
-	order := make([]int, len(want))
-	best := make([]time.Duration, len(want))
-	for i := range want {
-		order[i] = i
-		best[i] = -1
-		for _, k := range cands[i] {
-			if e := est.estimate(jobs[i].Platform, nodes[k], jobs[i].Emulated); best[i] < 0 || e < best[i] {
-				best[i] = e
-			}
-		}
-	}
-	sort.SliceStable(order, func(a, b int) bool { return best[order[a]] > best[order[b]] })
+	order := longestFirst(cands, func(i, k int) time.Duration { return est.estimate(jobs[i].Platform, nodes[k], jobs[i].Emulated) })
 	var plan Plan
 	for _, i := range order {
 		p := jobs[i].Platform
@@ -134,6 +120,33 @@ func Assign(want []ocispec.Platform, nodes []Node) (Plan, error) {
 	}
 	plan.Jobs = jobs
 	return plan, nil
+}
+
+// running is the load of the builds already running on each node.
+func (e estimator) running(nodes []Node) []time.Duration {
+	load := make([]time.Duration, len(nodes))
+	for k, n := range nodes {
+		load[k] = time.Duration(n.Running) * e.estimate(ocispec.Platform{}, n, false)
+	}
+	return load
+}
+
+// longestFirst orders the jobs (each with its candidate nodes) by their
+// best cost, longest first, keeping the given order on ties.
+func longestFirst(cands [][]int, cost func(job, node int) time.Duration) []int {
+	order := make([]int, len(cands))
+	best := make([]time.Duration, len(cands))
+	for i := range cands {
+		order[i] = i
+		best[i] = -1
+		for _, k := range cands[i] {
+			if c := cost(i, k); best[i] < 0 || c < best[i] {
+				best[i] = c
+			}
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return best[order[a]] > best[order[b]] })
+	return order
 }
 
 // candidates are the indexes of the nodes that build p natively, or, when
