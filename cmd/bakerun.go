@@ -209,7 +209,7 @@ func planBake(ctx context.Context, ro *rootOptions, targets []bakeTarget, conns 
 	var pts []farm.BakePlanTarget
 	for _, t := range targets {
 		pts = append(pts, farm.BakePlanTarget{Name: t.name, Deps: slices.Compact(slices.Sorted(maps.Values(t.links))),
-			Platforms: t.opts.Platforms, Engines: t.opts.Engines})
+			Platforms: t.opts.Platforms, Engines: t.opts.Engines, EnginesWhy: "other targets start from its images on the node that built it"})
 	}
 	shared := targets[0].opts
 	shared.Logger = ro.logger

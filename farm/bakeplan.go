@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -24,8 +25,10 @@ type BakePlanTarget struct {
 	// Platforms are its platforms; empty means its first dependency's,
 	// or, without dependencies, every platform the farm builds natively.
 	Platforms []ocispec.Platform
-	// Engines, when set, limits it to nodes of these engine kinds.
-	Engines []string
+	// Engines, when set, limits it to nodes of these engine kinds, and
+	// EnginesWhy says why (for the error when the farm has none).
+	Engines    []string
+	EnginesWhy string
 }
 
 // BakePlannedJob is one platform of one target in a bake's joint plan.
@@ -130,7 +133,7 @@ func (p *planner) scheduleBake(targets []BakePlanTarget) (schedule.Plan, []strin
 			}
 		}
 		if len(t.Engines) > 0 && len(only) == 0 {
-			return schedule.Plan{}, nil, fmt.Errorf("%w: target %s needs a node of %v, and the farm has none that can be reached", errdefs.ErrNoCapableNode, t.Name, t.Engines)
+			return schedule.Plan{}, nil, fmt.Errorf("%w: target %s can only be built on %s nodes (%s), and none of the farm's reachable nodes is one", errdefs.ErrNoCapableNode, t.Name, strings.Join(t.Engines, " or "), t.EnginesWhy)
 		}
 		want := t.Platforms
 		if len(want) == 0 && len(t.Deps) > 0 {
