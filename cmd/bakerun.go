@@ -62,10 +62,13 @@ func runBakeBuild(ctx context.Context, ro *rootOptions, opts *bakeOptions, def *
 	if !opts.dryRun {
 		cid = clientID(ro)
 	}
+	// The targets share one connection to each node.
+	pool := farm.NewNodePool()
+	defer pool.Close()
 	for i := range targets {
 		bo := &targets[i].opts
 		schedulingFacts(ro, bo)
-		bo.KnownNodes, bo.ClientID = known, cid
+		bo.KnownNodes, bo.ClientID, bo.Pool = known, cid, pool
 		if bo.Output == nil {
 			bo.Output = farm.Local{Open: func(ctx context.Context) (manifest.Puller, func(), error) {
 				e, err := local.get(ctx)

@@ -110,3 +110,34 @@ func TestBuildFollowsItsPins(t *testing.T) {
 		t.Fatalf("a pinned node down: opened %v, result %+v, %v", f.opened, res, err)
 	}
 }
+
+// Builds that share a pool open each node once, and leave it open until
+// the pool is closed; a node that died is left out of the pool.
+func TestPoolOpensEachNodeOnce(t *testing.T) {
+	conns, known := farmOf(2, time.Now())
+	f := &countingFarm{}
+	pool := NewNodePool()
+	for range 3 {
+		if _, err := buildWith(t, f, conns, known, BuildOptions{Pool: pool, Pins: map[string]string{"linux/amd64": "n2"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(f.opened) != "[n2]" || f.builders["n2"].closed.Load() {
+		t.Fatalf("three builds with a pool opened %v (closed: %v)", f.opened, f.builders["n2"].closed.Load())
+	}
+	pool.Close()
+	if !f.builders["n2"].closed.Load() {
+		t.Error("closing the pool left its node open")
+	}
+	f = &countingFarm{dying: "n1"}
+	pool = NewNodePool()
+	defer pool.Close()
+	for range 2 {
+		if _, err := buildWith(t, f, conns, known, BuildOptions{Pool: pool, Pins: map[string]string{"linux/amd64": "n1"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(f.opened) != "[n1 n2 n1]" {
+		t.Errorf("a node that died must be opened again by the next build: opened %v", f.opened)
+	}
+}

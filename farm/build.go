@@ -91,6 +91,10 @@ type BuildOptions struct {
 	// node cannot be reached, or cannot build it, is planned as usual,
 	// and a node that dies during the build is replaced as usual.
 	Pins map[string]string
+	// Pool, when set, keeps the nodes the build opens open for the
+	// builds after it, and gives it those they opened; its owner closes
+	// them.
+	Pool *NodePool
 	// Engines, when set, limits the build to the nodes of these engine
 	// kinds ("podman", "docker"): those that can give its result to a
 	// build that names it as a context.

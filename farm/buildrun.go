@@ -311,6 +311,7 @@ func (d *dispatcher) markDead(n *Node) []int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.dead[n.Name] = true
+	d.opts.Pool.drop(n)
 	var lost []int
 	for i := range d.jobs {
 		if d.built[i] == n && d.jobs[i].ImageID != "" {

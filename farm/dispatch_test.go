@@ -23,10 +23,11 @@ import (
 // fakeBuilder is an engine whose builds a test scripts: the dispatcher's
 // failure paths without real nodes.
 type fakeBuilder struct {
-	name  string
-	dead  atomic.Bool
-	mu    sync.Mutex
-	calls int
+	name   string
+	dead   atomic.Bool
+	closed atomic.Bool
+	mu     sync.Mutex
+	calls  int
 	// build answers the n-th Build call (1-based); nil builds every
 	// platform.
 	build func(ctx context.Context, n int, req engine.NodeBuild) ([]engine.PlatformImage, error)
@@ -60,7 +61,7 @@ func (f *fakeBuilder) Push(context.Context, string, string, engine.PushOptions) 
 func (f *fakeBuilder) Export(context.Context, string, io.Writer) error                { return nil }
 func (f *fakeBuilder) Existing(context.Context, []string) ([]string, error)           { return nil, nil }
 func (f *fakeBuilder) Remove(context.Context, []string) error                         { return nil }
-func (f *fakeBuilder) Close() error                                                   { return nil }
+func (f *fakeBuilder) Close() error                                                   { f.closed.Store(true); return nil }
 
 // builtAll is a successful build of every platform of req.
 func builtAll(node string, req engine.NodeBuild) []engine.PlatformImage {

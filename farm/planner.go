@@ -92,7 +92,13 @@ func (p *planner) openAll(ctx context.Context, conns []config.Connection) []*Nod
 			p.log.Info("opening node", "node", c.Name)
 			nctx, cancel := context.WithTimeout(ctx, p.timeout)
 			defer cancel()
-			n, err := openWithRetry(nctx, c, p.open)
+			var n *Node
+			var err error
+			if p.opts.Pool != nil {
+				n, err = p.opts.Pool.open(nctx, c, p.open)
+			} else {
+				n, err = openWithRetry(nctx, c, p.open)
+			}
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			if err != nil {
@@ -254,4 +260,9 @@ func (p *planner) factsSeen(name string) time.Time {
 	return p.seen[name]
 }
 
-func (p *planner) close() { closeNodes(p.openNodes()) }
+// close closes the nodes it opened, unless a pool keeps them.
+func (p *planner) close() {
+	if p.opts.Pool == nil {
+		closeNodes(p.openNodes())
+	}
+}
