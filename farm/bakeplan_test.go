@@ -140,4 +140,25 @@ func TestPoolOpensEachNodeOnce(t *testing.T) {
 	if fmt.Sprint(f.opened) != "[n1 n2 n1]" {
 		t.Errorf("a node that died must be opened again by the next build: opened %v", f.opened)
 	}
+	// Two builds at once have a connection each; both are kept after.
+	f = &countingFarm{}
+	pool = NewNodePool()
+	defer pool.Close()
+	a, errA := pool.open(context.Background(), conns[0], f.open)
+	b, errB := pool.open(context.Background(), conns[0], f.open)
+	if errA != nil || errB != nil || a == b || f.opens() != 2 {
+		t.Fatalf("two builds at once share a connection, or: %v %v", errA, errB)
+	}
+	pool.release([]*Node{a, b})
+	for range 2 {
+		if _, err := pool.open(context.Background(), conns[0], f.open); err != nil || f.opens() != 2 {
+			t.Errorf("released nodes not given out again: %d opens, %v", f.opens(), err)
+		}
+	}
+	// An idle node that no longer answers is replaced.
+	pool.release([]*Node{a})
+	a.Builder.(archEngine).dead.Store(true)
+	if n, err := pool.open(context.Background(), conns[0], f.open); err != nil || n == a || f.opens() != 3 {
+		t.Errorf("a dead idle node was given out: %d opens, %v", f.opens(), err)
+	}
 }

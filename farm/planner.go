@@ -260,9 +260,11 @@ func (p *planner) factsSeen(name string) time.Time {
 	return p.seen[name]
 }
 
-// close closes the nodes it opened, unless a pool keeps them.
+// close closes the nodes it opened, or gives them back to the pool.
 func (p *planner) close() {
-	if p.opts.Pool == nil {
-		closeNodes(p.openNodes())
+	if p.opts.Pool != nil {
+		p.opts.Pool.release(p.openNodes())
+		return
 	}
+	closeNodes(p.openNodes())
 }

@@ -8,58 +8,77 @@ import (
 	"github.com/farmbuild/farm/engine"
 )
 
-// NodePool keeps the nodes that builds open for the builds after them:
-// the targets of a bake run share one connection to each node, opened
-// once, instead of each build opening its own. Nodes are kept by
-// connection name and URI; a node found dead is left out of the pool.
+// NodePool keeps the nodes that builds opened for the builds after them:
+// the targets of a bake run open each node once instead of once per
+// target. A build has the nodes it takes to itself until it ends (so
+// what it reports of its connection, the context bytes sent, is its
+// own): two builds at once on one node use two connections. A node
+// found dead is not given out again.
 type NodePool struct {
-	mu    sync.Mutex
-	nodes map[string]*Node
-	uris  map[string]string
-	all   []*Node
+	mu   sync.Mutex
+	idle map[string][]*Node // by connection name
+	uri  map[*Node]string
+	dead map[*Node]bool
+	all  []*Node
 }
 
 // NewNodePool returns an empty pool; its owner closes it.
 func NewNodePool() *NodePool {
-	return &NodePool{nodes: map[string]*Node{}, uris: map[string]string{}}
+	return &NodePool{idle: map[string][]*Node{}, uri: map[*Node]string{}, dead: map[*Node]bool{}}
 }
 
-// open returns the pool's node of c, opening it when the pool has none.
-// Two builds opening the same node at once both open it; the first kept
-// is used, the other closed.
+// open takes an idle node of c from the pool that still answers, or
+// opens one.
 func (p *NodePool) open(ctx context.Context, c config.Connection, open engine.Opener) (*Node, error) {
-	p.mu.Lock()
-	if n := p.nodes[c.Name]; n != nil && p.uris[c.Name] == c.URI {
-		p.mu.Unlock()
-		return n, nil
+	for n := p.take(c); n != nil; n = p.take(c) {
+		if n.Builder.Ping(ctx) == nil { // once: a dead idle node is replaced at once
+			return n, nil
+		}
+		p.drop(n)
 	}
-	p.mu.Unlock()
 	n, err := openWithRetry(ctx, c, open)
 	if err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if kept := p.nodes[c.Name]; kept != nil && p.uris[c.Name] == c.URI {
-		n.Close()
-		return kept, nil
-	}
-	p.nodes[c.Name], p.uris[c.Name] = n, c.URI
+	p.uri[n] = c.URI
 	p.all = append(p.all, n)
 	return n, nil
 }
 
-// drop leaves a node that was found dead out of the pool: the builds
-// after open it again.
+// take removes an idle node of c from the pool; nil when there is none.
+func (p *NodePool) take(c config.Connection) *Node {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, n := range p.idle[c.Name] {
+		if p.uri[n] == c.URI {
+			p.idle[c.Name] = append(p.idle[c.Name][:i:i], p.idle[c.Name][i+1:]...)
+			return n
+		}
+	}
+	return nil
+}
+
+// release gives a build's nodes back to the pool, but those found dead.
+func (p *NodePool) release(nodes []*Node) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range nodes {
+		if _, ours := p.uri[n]; ours && !p.dead[n] {
+			p.idle[n.Name] = append(p.idle[n.Name], n)
+		}
+	}
+}
+
+// drop marks a node that was found dead: it is not given out again.
 func (p *NodePool) drop(n *Node) {
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.nodes[n.Name] == n {
-		delete(p.nodes, n.Name)
-	}
+	p.dead[n] = true
 }
 
 // Close closes every node the pool opened.
@@ -67,5 +86,5 @@ func (p *NodePool) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	closeNodes(p.all)
-	p.all, p.nodes = nil, map[string]*Node{}
+	p.all, p.idle = nil, map[string][]*Node{}
 }
