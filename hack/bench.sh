@@ -119,6 +119,59 @@ cached_16=$(cached_build f16)
 "$farm" create f4dead n1 n2 n3 n4 gone-refused gone-nosock >/dev/null
 cached_dead=$(cached_build f4dead)
 
+echo "== 5. farm bake of a base and two images FROM it, against three farm builds one after another" >&2
+# One context for the three targets: a 4 MiB file the base copies, and a
+# seed changed before each run so that nothing is cached.
+bk=$work/bake
+mkdir -p "$bk"
+head -c $((4 * 1048576)) /dev/urandom >"$bk/data.bin"
+printf 'FROM base\nCOPY seed.txt data.bin /base/\nRUN uname -m > /base/arch\n' >"$bk/base.Containerfile"
+for t in a b; do
+	printf 'FROM stem\nCOPY seed.txt /%s.txt\nRUN cat /base/arch > /%s.arch\n' "$t" "$t" >"$bk/$t.Containerfile"
+done
+cat >"$bk/docker-bake.hcl" <<'HCL'
+group "default" { targets = ["a", "b"] }
+target "_p" { platforms = ["linux/amd64", "linux/arm64"] }
+target "base" {
+  inherits = ["_p"]
+  dockerfile = "base.Containerfile"
+}
+target "a" {
+  inherits = ["_p"]
+  contexts = { stem = "target:base" }
+  dockerfile = "a.Containerfile"
+  tags = ["bench-a:1"]
+}
+target "b" {
+  inherits = ["_p"]
+  contexts = { stem = "target:base" }
+  dockerfile = "b.Containerfile"
+  tags = ["bench-b:1"]
+}
+HCL
+# sent LOG -> the bytes of every "sent the build context" line
+sent() { grep -o 'sent the build context ([^)]*) for [^:]*: [0-9.]*[KMG]*i*B' "$1" | awk '{v=$NF; m=1; if (v ~ /KiB$/) m=1024; else if (v ~ /MiB$/) m=1048576; else if (v ~ /GiB$/) m=1073741824; sub(/[KMG]?i?B$/, "", v); s+=v*m} END {printf "%d", s}'; }
+(cd "$bk" && "$farm" bake --farm two --dry-run >/dev/null 2>&1) # the nodes' facts, for both runs
+echo "$RANDOM$RANDOM" >"$bk/seed.txt"
+t0=$(now)
+(cd "$bk" && "$farm" bake --farm two --progress plain --output type=oci,dest="$work/bake-out") >"$work/bake.log" 2>&1
+t1=$(now)
+echo "$RANDOM$RANDOM" >"$bk/seed.txt"
+btag=$FARM_TEST_REGISTRY/bench-base:$RANDOM
+t2=$(now)
+{
+	"$farm" build --farm two --progress plain --platforms linux/amd64,linux/arm64 --push --tls-verify=false -f "$bk/base.Containerfile" -t "$btag" "$bk"
+	for t in a b; do
+		sed "s|^FROM stem|FROM $btag|" "$bk/$t.Containerfile" >"$work/$t.Containerfile"
+		"$farm" build --farm two --progress plain --platforms linux/amd64,linux/arm64 --tls-verify=false -f "$work/$t.Containerfile" --output type=oci,dest="$work/serial-$t" -t "bench-$t:1" "$bk"
+	done
+} >"$work/serial.log" 2>&1
+t3=$(now)
+bake_s=$(secs "$t0" "$t1")
+bake_serial_s=$(secs "$t2" "$t3")
+bake_bytes=$(sent "$work/bake.log")
+bake_serial_bytes=$(sent "$work/serial.log")
+
 echo "== 3. scheduler on 200 nodes" >&2
 sched=$(cd "$repo" && go test -run '^$' -bench BenchmarkAssign200x12 -benchtime 200x ./schedule | grep '^BenchmarkAssign')
 sched_ns=$(echo "$sched" | awk '{print $3}')
@@ -144,6 +197,7 @@ moving whole images; over a real network the bytes in 2a and 2b decide.
 | 2b | the same rebuild with \`--push\`: bytes the registry receives (the client pushes from its store, with its own credentials) | $(mib "$push_bytes") MiB in ${push_s} s | first push of the image: $(mib "$push_first") MiB | $(ratio "$push_first" "$((push_bytes > 0 ? push_bytes : 1))")x fewer bytes |
 | 4a | a cached one-platform build (COPY-only, into an OCI layout) on farms of 4, 8 and 16 nodes, against the same build on a 1-node farm (median of 3) | 4: ${cached_4} s, 8: ${cached_8} s, 16: ${cached_16} s | 1 node: ${cached_1} s | 16 nodes: $(ratio "$cached_16" "$cached_1")x the 1-node time (goal ≤ 1.2) |
 | 4b | the same build on the 4-node farm plus one node that refuses connections and one whose engine socket is missing | ${cached_dead} s | the 4-node farm: ${cached_4} s | $(ratio "$cached_dead" "$cached_4")x (goal ≤ 1.1) |
+| 5 | \`farm bake\` of a base and two images \`FROM\` it (\`target:\` contexts, COPY + a small RUN), each for linux/amd64 and linux/arm64 (emulated), on 2 nodes, against the same three \`farm build\`s one after another (the base pushed to the test registry, the two others \`FROM\` it) | ${bake_s} s, build contexts sent: $(mib "$bake_bytes") MiB | ${bake_serial_s} s, build contexts sent: $(mib "$bake_serial_bytes") MiB | $(ratio "$bake_serial_s" "$bake_s")x faster |
 | 3 | scheduler, simulated farm of 200 nodes and 12 platforms (\`BenchmarkAssign200x12\`) | ${sched_ns} ns per plan | makespan against a lower bound no schedule can beat | ${sched_ratio} (1.00 is optimal) |
 
 How each is measured:
@@ -159,6 +213,11 @@ How each is measured:
    farm's first build learns the nodes' facts (kept in the records for an
    hour); the cached builds then contact only the node the plan uses. In 4b
    the two dead nodes failed on the first build and are left alone after.
+5. One plan for the whole bake: the base's two platforms on the two nodes,
+   each dependent platform on the node holding its base's image, the two
+   dependents at the same time. Context bytes are the sum of the nodes'
+   "sent the build context" lines (each node build sends the whole context
+   until podman nodes keep contexts between builds).
 3. \`go test -bench BenchmarkAssign200x12 ./schedule\`; the lower bound is the
    longer of the longest job's fastest finish and all work spread evenly over
    all nodes.
