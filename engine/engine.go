@@ -74,7 +74,8 @@ type Link interface {
 	Forward(ctx context.Context, dir string) (string, func(), error)
 	// Run runs a POSIX shell script on the node and returns its output.
 	Run(ctx context.Context, script string) ([]byte, error)
-	// Sent counts the bytes that went to the engine through Forward.
+	// Sent counts the bytes that went to the node: to the engine through
+	// Forward, and to scripts as their input.
 	Sent() int64
 }
 

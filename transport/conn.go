@@ -53,8 +53,9 @@ func (c *Conn) Node() string { return c.Name }
 // Socket is the engine's API socket path on the node.
 func (c *Conn) Socket() string { return c.Dest.Socket }
 
-// Sent is how many bytes went to the engine through Forward so far: the
-// build context, mostly, while a build starts.
+// Sent is how many bytes went to the engine through Forward and to the
+// scripts RunInput ran so far: the build context, mostly, while a build
+// starts.
 func (c *Conn) Sent() int64 { return c.sent.Load() }
 
 // Connect opens the connection called name to uri (ssh:// or unix://),
@@ -147,14 +148,27 @@ func (c *Conn) DialEngine(ctx context.Context) (net.Conn, error) {
 // returns its standard output. A non-zero exit is an error
 // that carries the script's standard error.
 func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
+	return c.run(ctx, script, nil)
+}
+
+// RunInput runs a script as Run does, with stdin as its standard input.
+// What it reads of stdin counts in Sent.
+func (c *Conn) RunInput(ctx context.Context, script string, stdin io.Reader) ([]byte, error) {
+	if stdin == nil {
+		return c.run(ctx, script, nil)
+	}
+	return c.run(ctx, script, &countingReader{r: stdin, n: &c.sent})
+}
+
+func (c *Conn) run(ctx context.Context, script string, stdin io.Reader) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	var err error
 	if c.client == nil {
 		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", script)
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
 		err = cmd.Run()
 	} else {
-		err = c.runSSH(ctx, script, &stdout, &stderr)
+		err = c.runSSH(ctx, script, stdin, &stdout, &stderr)
 	}
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
@@ -166,7 +180,7 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
-func (c *Conn) runSSH(ctx context.Context, script string, stdout, stderr io.Writer) error {
+func (c *Conn) runSSH(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) error {
 	command, err := shWrap(script)
 	if err != nil {
 		return err
@@ -176,7 +190,7 @@ func (c *Conn) runSSH(ctx context.Context, script string, stdout, stderr io.Writ
 		return fmt.Errorf("opening ssh session: %w", err)
 	}
 	defer sess.Close()
-	sess.Stdout, sess.Stderr = stdout, stderr
+	sess.Stdin, sess.Stdout, sess.Stderr = stdin, stdout, stderr
 	stop := context.AfterFunc(ctx, func() {
 		_ = sess.Signal(ssh.SIGTERM)
 		sess.Close()

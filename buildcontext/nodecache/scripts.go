@@ -1,0 +1,166 @@
+package nodecache
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// The node's side of the protocol: POSIX sh scripts using only POSIX
+// utilities (plus gzip), run as the SSH user. The cache is
+//
+//	${XDG_CACHE_HOME:-$HOME/.cache}/farm/context/   0700
+//	  blobs/HASH-MODE-MTIME    files by content, mode and time, never
+//	                           changed once renamed in (hard-linked out)
+//	  builds/NONCE/            one build call: k/ (the blobs it uses,
+//	                           linked), d/ (copies of blobs it uses under
+//	                           two paths), ctx/ (the context), lists
+//	  tmp/NONCE/               an upload until it arrived whole
+//
+// A blob's ctime is its last use: linking it into a build sets it.
+
+// prelude starts every script: strict, private files, the C locale, the
+// cache directory in $c.
+const prelude = `set -u
+umask 077
+LC_ALL=C
+export LC_ALL
+case ${XDG_CACHE_HOME:-} in /*) base=$XDG_CACHE_HOME ;; *) base=${HOME:?}/.cache ;; esac
+c=$base/farm/context
+`
+
+// Exit codes of the scripts, for messages.
+const (
+	exitNoTool     = 3 // a utility is missing
+	exitNotWritten = 4 // the cache cannot be made or written
+	exitInput      = 5 // standard input was cut short
+	exitUpload     = 6 // the upload did not arrive whole
+	exitStore      = 7 // uploaded or copied files could not be stored
+	exitAssemble   = 8 // the context could not be assembled
+)
+
+// prepareScript starts a build call's directory: it reads the gzipped
+// list of the keys the build uses ("KEY STAMP" lines, STAMP the time in
+// touch -t form, UTC), links those the cache holds into the call's k/,
+// copies those whose content the cache holds under another mode or time,
+// and prints the call's directory, then the keys still lacking.
+func prepareScript(nonce string) string {
+	return prelude + fmt.Sprintf(`n=%s
+for t in gzip tar ln cp mv rm mkdir chmod touch find ls awk xargs du cut cat; do
+	command -v "$t" >/dev/null 2>&1 || { echo "farm: $t is missing on the node" >&2; exit %d; }
+done
+mkdir -p "$c/blobs" "$c/builds" "$c/tmp" && chmod 700 "$c" "$c/blobs" "$c/builds" "$c/tmp" || exit %d
+b=$c/builds/$n
+mkdir "$b" "$b/k" "$b/d" "$b/ctx" || exit %d
+gzip -dc >"$b/want" || exit %d
+cut -d ' ' -f 1 "$b/want" >"$b/keys" || exit %d
+(cd "$c/blobs" && xargs sh -c 'ln -- "$@" "$0" 2>/dev/null; exit 0' "$b/k" <"$b/keys")
+ls "$b/k" >"$b/have"
+awk 'f == 1 { have[$0] = 1; next } !($0 in have)' f=1 "$b/have" f=2 "$b/keys" >"$b/lack"
+if [ -s "$b/lack" ]; then
+	ls "$c/blobs" | awk '
+		f == 1 { stamp[$1] = $2; next }
+		f == 2 { split($1, p, "-"); lack[$1] = p[1]; need[p[1]] = 1; next }
+		{ split($0, p, "-"); if ((p[1] in need) && !(p[1] in src)) src[p[1]] = $0 }
+		END { for (k in lack) if (lack[k] in src) { split(k, p, "-"); print src[lack[k]], k, p[2], stamp[k] } }
+	' f=1 "$b/want" f=2 "$b/lack" f=3 - >"$b/copies"
+	while read -r src k m s; do
+		t=$c/tmp/$n.$k
+		if [ -r "$c/blobs/$src" ] && cp -- "$c/blobs/$src" "$t" && chmod "$m" "$t" && TZ=UTC0 touch -t "$s" "$t" && ln -- "$t" "$b/k/$k"; then
+			mv -f -- "$t" "$c/blobs/$k"
+		else
+			rm -f -- "$t"
+		fi
+	done <"$b/copies"
+	ls "$b/k" >"$b/have"
+fi
+(cd "$b" && pwd -P) || exit %d
+awk 'f == 1 { have[$0] = 1; next } !($0 in have)' f=1 "$b/have" f=2 "$b/keys"
+`, nonce, exitNoTool, exitNotWritten, exitNotWritten, exitInput, exitNotWritten, exitNotWritten)
+}
+
+// uploadScript receives the files a call lacks: a gzipped tar of files
+// named by their keys, ending with the end marker, unpacked in tmp/ and
+// moved into the cache (and linked into the call) only once it arrived
+// whole.
+func uploadScript(nonce string, files int) string {
+	return prelude + fmt.Sprintf(`n=%s
+b=$c/builds/$n
+t=$c/tmp/$n
+[ -d "$b/k" ] && [ %d -gt 0 ] && mkdir "$t" || exit %d
+if ! (umask 0 && cd "$t" && gzip -dc | tar -xf -) || [ "$(cat "$t/farm-end" 2>/dev/null)" != '%s' ]; then
+	rm -rf -- "$t"
+	echo "farm: the upload did not arrive whole" >&2
+	exit %d
+fi
+rm -f -- "$t/farm-end"
+if ! (cd "$t" && ls | xargs sh -c 'ln -- "$@" "$0"' "$b/k" && ls | xargs sh -c 'mv -f -- "$@" "$0"' "$c/blobs"); then
+	rm -rf -- "$t"
+	exit %d
+fi
+rmdir -- "$t"
+`, nonce, files, exitNotWritten, endLine(files), exitUpload, exitStore)
+}
+
+// assembleScript makes a call's context: it reads dups "N KEY" lines
+// (copies of blobs that more than one path of the context uses without
+// being hard links of one another), then a gzipped tar of the context in
+// which every file is a hard link to k/KEY or d/N, ending with the end
+// marker.
+func assembleScript(nonce string, dups, entries int) string {
+	return prelude + fmt.Sprintf(`n=%s
+b=$c/builds/$n
+[ -d "$b/ctx" ] || exit %d
+i=0
+while [ "$i" -lt %d ]; do
+	read -r d k || exit %d
+	cp -p -- "$b/k/$k" "$b/d/$d" || exit %d
+	i=$((i + 1))
+done
+if ! (umask 0 && cd "$b" && gzip -dc | tar -xf -) || [ "$(cat "$b/farm-end" 2>/dev/null)" != '%s' ]; then
+	echo "farm: the context could not be assembled" >&2
+	exit %d
+fi
+rm -f -- "$b/farm-end"
+`, nonce, exitNotWritten, dups, exitInput, exitStore, endLine(entries), exitAssemble)
+}
+
+// finishScript removes a call's directory, what calls of more than two
+// days ago left (their client went away), the blobs unused for
+// maxAgeDays days and, when the blobs take more than maxBytes, the least
+// recently used ones down to 90%% of it.
+func finishScript(nonce string, maxAgeDays int, maxBytes int64) string {
+	return prelude + fmt.Sprintf(`n=%s
+rm -rf -- "$c/builds/$n" "$c/tmp/$n"
+[ -d "$c/blobs" ] || exit 0
+find "$c/builds/." "$c/tmp/." ! -name . -prune -mtime +1 -exec rm -rf -- {} +
+find "$c/blobs/." ! -name . -prune -type f -ctime +%d -exec rm -f -- {} +
+used=$(du -sk "$c/blobs" | awk '{ print $1 }')
+if [ "$used" -gt %d ]; then
+	(cd "$c/blobs" && ls -lnct | awk -v keep=%d '/^-/ { s += $5; if (s > keep) print $NF }' | xargs rm -f --)
+fi
+exit 0
+`, nonce, maxAgeDays-1, maxBytes/1024, maxBytes/10*9)
+}
+
+// pruneScript prints the cache's size in KiB, its number of blobs and,
+// unless dryRun, empties it (the calls under way keep what they linked)
+// and prints its size after.
+func pruneScript(dryRun bool) string {
+	dry := 0
+	if dryRun {
+		dry = 1
+	}
+	return prelude + fmt.Sprintf(`[ -d "$c" ] || { echo 0 0 0; exit 0; }
+files=$(ls "$c/blobs" 2>/dev/null | wc -l)
+before=$(du -sk "$c" | awk '{ print $1 }')
+if [ %d = 0 ]; then
+	find "$c/blobs/." ! -name . -prune -exec rm -rf -- {} +
+	find "$c/builds/." "$c/tmp/." ! -name . -prune -mtime +1 -exec rm -rf -- {} +
+fi
+after=$(du -sk "$c" | awk '{ print $1 }')
+echo "$before $files $after"
+`, dry)
+}
+
+// endLine is the end marker's content as $(cat) gives it back.
+func endLine(n int) string { return "farm-end " + strconv.Itoa(n) }
