@@ -2,7 +2,7 @@
 // build, as podman's bindings would send it (the ignore rules applied,
 // symlinks kept as links, empty directories kept), with each file's
 // BLAKE3 hash, and compresses each file that a node lacks once per build
-// whatever the number of nodes (see Snapshot.WriteUpload). It touches
+// whatever the number of nodes (see Snapshot.WriteMembers). It touches
 // only the client's files: what a node does with the list is package
 // buildcontext/nodecache's.
 package buildcontext

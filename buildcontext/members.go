@@ -19,19 +19,22 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// An upload is a tar stream in which each file is an entry named by its
-// key, and which ends with the entry EndMarker holding "farm-end N\n" (N
-// the number of files before it) and the end-of-archive blocks. Each
-// entry is compressed as a gzip member of its own, so the stream is a
-// valid multi-member gzip file (gzip -dc reads it whole) and each file is
-// compressed once per build, however many nodes lack it: the members are
-// kept in the spool and concatenated for each node.
+// The files a node lacks travel as tar entries named UploadDir/KEY, each
+// compressed as a gzip member of its own: a concatenation of members is a
+// valid multi-member gzip stream (gzip -dc reads it whole) of a tar
+// stream without its end, so each file is compressed once per build
+// however many nodes lack it, and the members are kept in the spool and
+// concatenated for each node, followed by whatever the node's protocol
+// adds and ends the archive with.
 
-// EndMarker is the name of an upload's last entry: a node that has it
-// has the whole stream.
+// UploadDir is the directory of the uploaded files' entries.
+const UploadDir = "u"
+
+// EndMarker is the name of the entry that ends a stream of tar entries
+// for a node: a node that has it has the whole stream.
 const EndMarker = "farm-end"
 
-// EndContent is what the EndMarker entry of an upload of n files holds.
+// EndContent is what the EndMarker entry holds after n entries.
 func EndContent(n int) string { return EndMarker + " " + strconv.Itoa(n) + "\n" }
 
 // smallMember bounds the files compressed in memory and appended to the
@@ -62,17 +65,17 @@ type spool struct {
 	closed  bool
 }
 
-// WriteUpload writes the upload of the files keys name to w: the kept
-// members, compressing (and keeping, while the spool has room) those not
+// WriteMembers writes the members of the files keys name to w: the kept
+// ones, compressing (and keeping, while the spool has room) those not
 // compressed yet, up to one per CPU ahead of the writer. Every file is
 // read again to be sent: one that no longer matches its key (changed
-// since Entries) fails the upload with ErrChanged.
-func (s *Snapshot) WriteUpload(ctx context.Context, w io.Writer, keys []string) (int64, error) {
+// since Entries) fails with ErrChanged. It returns the bytes written.
+func (s *Snapshot) WriteMembers(ctx context.Context, w io.Writer, keys []string) (int64, error) {
 	if _, err := s.Entries(ctx); err != nil {
 		return 0, err
 	}
 	for _, k := range keys {
-		if _, ok := s.entry(k); !ok {
+		if _, ok := s.Entry(k); !ok {
 			return 0, fmt.Errorf("no file of the context has key %s", k)
 		}
 	}
@@ -104,21 +107,20 @@ func (s *Snapshot) WriteUpload(ctx context.Context, w io.Writer, keys []string) 
 		if err == nil && m != nil {
 			err = s.spool.copyTo(cw, m)
 		} else if err == nil {
-			e, _ := s.entry(k)
+			e, _ := s.Entry(k)
 			err = compressEntry(cw, s.path(e), e)
 		}
 		if err != nil {
 			return cw.n, err
 		}
 	}
-	_, err := cw.Write(endMember(len(keys)))
-	return cw.n, err
+	return cw.n, nil
 }
 
 // kept returns the kept member of key, compressing it first if need be;
 // nil when the spool keeps nothing more.
 func (s *Snapshot) kept(key string) (*member, error) {
-	e, _ := s.entry(key)
+	e, _ := s.Entry(key)
 	sp := s.spool
 	sp.mu.Lock()
 	if m, ok := sp.members[key]; ok {
@@ -131,7 +133,11 @@ func (s *Snapshot) kept(key string) (*member, error) {
 		return nil, nil
 	}
 	if sp.dir == "" {
-		dir, err := os.MkdirTemp(sp.parent, "context-")
+		err := os.MkdirAll(sp.parent, 0o700)
+		dir := ""
+		if err == nil {
+			dir, err = os.MkdirTemp(sp.parent, "context-")
+		}
 		if err == nil {
 			sp.shared, err = os.Create(filepath.Join(dir, "members"))
 		}
@@ -210,8 +216,8 @@ func (sp *spool) close() error {
 	return os.RemoveAll(sp.dir)
 }
 
-// compressEntry writes the gzip member of a file's tar entry, named by
-// its key, checking as it reads that the file still matches the entry.
+// compressEntry writes the gzip member of a file's tar entry, named
+// UploadDir/KEY, checking as it reads that the file still matches the entry.
 func compressEntry(w io.Writer, path string, e Entry) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -223,19 +229,12 @@ func compressEntry(w io.Writer, path string, e Entry) error {
 		return err
 	}
 	tw := tar.NewWriter(gz)
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: e.Key(), Mode: e.Mode, Size: e.Size, ModTime: time.Unix(e.MTime, 0)}
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: UploadDir + "/" + e.Key(), Mode: e.Mode, Size: e.Size, ModTime: time.Unix(e.MTime, 0)}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
-	h := blake3.New()
-	if _, err := io.CopyN(tw, io.TeeReader(f, h), e.Size); errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %w", e.Path, ErrChanged)
-	} else if err != nil {
+	if err := copyChecked(tw, f, e); err != nil {
 		return err
-	}
-	var more [1]byte
-	if n, _ := f.Read(more[:]); n > 0 || !bytes.Equal(h.Sum(nil), e.Hash[:]) {
-		return fmt.Errorf("%s: %w", e.Path, ErrChanged)
 	}
 	// Flush pads the entry; Close would end the archive.
 	if err := tw.Flush(); err != nil {
@@ -244,17 +243,38 @@ func compressEntry(w io.Writer, path string, e Entry) error {
 	return gz.Close()
 }
 
-// endMember is the gzip member that ends an upload of n files.
-func endMember(n int) []byte {
-	var b bytes.Buffer
-	gz, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
-	tw := tar.NewWriter(gz)
-	body := EndContent(n)
-	_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: EndMarker, Mode: 0o600, Size: int64(len(body)), ModTime: time.Unix(0, 0)})
-	_, _ = io.WriteString(tw, body)
-	_ = tw.Close()
-	_ = gz.Close()
-	return b.Bytes()
+// CopyFile copies the content of the file key names to w, checking that
+// it still matches the key.
+func (s *Snapshot) CopyFile(ctx context.Context, w io.Writer, key string) error {
+	if _, err := s.Entries(ctx); err != nil {
+		return err
+	}
+	e, ok := s.Entry(key)
+	if !ok {
+		return fmt.Errorf("no file of the context has key %s", key)
+	}
+	f, err := os.Open(s.path(e))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return copyChecked(w, f, e)
+}
+
+// copyChecked copies a file's content, failing with ErrChanged when it
+// no longer matches its entry.
+func copyChecked(w io.Writer, f io.Reader, e Entry) error {
+	h := blake3.New()
+	if _, err := io.CopyN(w, io.TeeReader(f, h), e.Size); errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %w", e.Path, ErrChanged)
+	} else if err != nil {
+		return err
+	}
+	var more [1]byte
+	if n, _ := f.Read(more[:]); n > 0 || !bytes.Equal(h.Sum(nil), e.Hash[:]) {
+		return fmt.Errorf("%s: %w", e.Path, ErrChanged)
+	}
+	return nil
 }
 
 // countingWriter counts what passes through it.

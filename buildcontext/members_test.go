@@ -39,7 +39,7 @@ func readUpload(t *testing.T, data []byte) (map[string]string, map[string]*tar.H
 func upload(t *testing.T, s *Snapshot, keys []string) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	n, err := s.WriteUpload(context.Background(), &b, keys)
+	n, err := s.WriteMembers(context.Background(), &b, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func upload(t *testing.T, s *Snapshot, keys []string) []byte {
 	return b.Bytes()
 }
 
-func TestUploadIsOneGzipMemberPerFileEndingWithTheMarker(t *testing.T) {
+func TestUploadIsOneGzipMemberPerFile(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), smallMember/16+1) // a member of its own
 	root := tree(t, map[string]string{"Containerfile": "FROM scratch\n", "a": "alpha", "big": string(big), "empty": ""})
 	if err := os.Chmod(filepath.Join(root, "a"), 0o751); err != nil {
@@ -62,12 +62,12 @@ func TestUploadIsOneGzipMemberPerFileEndingWithTheMarker(t *testing.T) {
 	}
 	data := upload(t, s, keys)
 	files, headers := readUpload(t, data)
-	if files[EndMarker] != EndContent(4) {
-		t.Errorf("end marker %q", files[EndMarker])
+	if len(files) != 4 {
+		t.Errorf("%d files in the upload, want 4", len(files))
 	}
 	for _, e := range entries {
-		h := headers[e.Key()]
-		if h == nil || files[e.Key()] != map[string]string{"Containerfile": "FROM scratch\n", "a": "alpha", "big": string(big), "empty": ""}[e.Path] {
+		h := headers[UploadDir+"/"+e.Key()]
+		if h == nil || files[UploadDir+"/"+e.Key()] != map[string]string{"Containerfile": "FROM scratch\n", "a": "alpha", "big": string(big), "empty": ""}[e.Path] {
 			t.Errorf("%s: not in the upload as %s", e.Path, e.Key())
 			continue
 		}
@@ -77,11 +77,11 @@ func TestUploadIsOneGzipMemberPerFileEndingWithTheMarker(t *testing.T) {
 	}
 	// Each file is a member of its own: a node's stream is the kept
 	// members of what it lacks, concatenated.
-	if members := bytes.Count(data, []byte{0x1f, 0x8b, 8}); members < 5 {
-		t.Errorf("%d gzip members, want one per file and one for the marker", members)
+	if members := bytes.Count(data, []byte{0x1f, 0x8b, 8}); members < 4 {
+		t.Errorf("%d gzip members, want one per file", members)
 	}
 	part := upload(t, s, keys[1:2])
-	if files, _ := readUpload(t, part); len(files) != 2 || files[EndMarker] != EndContent(1) {
+	if files, _ := readUpload(t, part); len(files) != 1 || files[UploadDir+"/"+keys[1]] == "" {
 		t.Errorf("an upload of one file: %v", files)
 	}
 }
@@ -124,7 +124,7 @@ func TestUploadRefusesAFileChangedSinceItWasListed(t *testing.T) {
 			t.Fatal(err)
 		}
 		keys, _ := s.Keys()
-		if _, err := s.WriteUpload(context.Background(), io.Discard, keys); !errors.Is(err, ErrChanged) {
+		if _, err := s.WriteMembers(context.Background(), io.Discard, keys); !errors.Is(err, ErrChanged) {
 			t.Errorf("spool bound %d: a file changed since it was listed: %v, want ErrChanged", spoolMax, err)
 		}
 		s.Close()
@@ -143,7 +143,7 @@ func TestUploadWithoutRoomInTheSpool(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys, _ := s.Keys()
-	if files, _ := readUpload(t, upload(t, s, keys)); files[EndMarker] != EndContent(2) || len(files) != 3 {
+	if files, _ := readUpload(t, upload(t, s, keys)); len(files) != 2 {
 		t.Errorf("upload without a spool: %v", files)
 	}
 	if s.spool.dir != "" {
@@ -172,7 +172,7 @@ func TestContainerfileOutsideTheContext(t *testing.T) {
 		t.Fatalf("Outside() = %+v", o)
 	}
 	keys, _ := s.Keys()
-	if files, _ := readUpload(t, upload(t, s, keys)); files[s.Outside().Key()] != "FROM scratch\n" {
+	if files, _ := readUpload(t, upload(t, s, keys)); files[UploadDir+"/"+s.Outside().Key()] != "FROM scratch\n" {
 		t.Errorf("the Containerfile is not in the upload: %v", files)
 	}
 }
@@ -203,12 +203,13 @@ func FuzzUpload(f *testing.F) {
 		files, headers := readUpload(t, upload(t, s, keys))
 		for _, e := range entries {
 			want := map[string][]byte{"Containerfile": a, "b": b}[e.Path]
-			if files[e.Key()] != string(want) || headers[e.Key()].Mode != e.Mode {
-				t.Fatalf("%s: the upload holds %q, want %q", e.Path, files[e.Key()], want)
+			name := UploadDir + "/" + e.Key()
+			if files[name] != string(want) || headers[name].Mode != e.Mode {
+				t.Fatalf("%s: the upload holds %q, want %q", e.Path, files[name], want)
 			}
 		}
-		if files[EndMarker] != EndContent(len(keys)) {
-			t.Fatalf("end marker %q for %d keys", files[EndMarker], len(keys))
+		if len(files) != len(keys) {
+			t.Fatalf("%d files for %d keys", len(files), len(keys))
 		}
 	})
 }

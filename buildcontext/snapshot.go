@@ -166,8 +166,8 @@ func (s *Snapshot) path(e Entry) string {
 	return filepath.Join(s.root, filepath.FromSlash(e.Path))
 }
 
-// entry finds the file a key names.
-func (s *Snapshot) entry(key string) (Entry, bool) {
+// Entry finds the file a key names (after Entries).
+func (s *Snapshot) Entry(key string) (Entry, bool) {
 	if s.outside != nil && s.outside.Key() == key {
 		return *s.outside, true
 	}

@@ -75,7 +75,8 @@ func Prepare(ctx context.Context, r Runner, snap *buildcontext.Snapshot, nonce s
 	}
 	keys, size := snap.Keys()
 	p.Files, p.Size = len(keys), size
-	out, err := r.RunInput(ctx, prepareScript(nonce), bytes.NewReader(wantList(keys)))
+	plan := planAssembly(entries, snap.Outside(), extras)
+	out, err := r.RunInput(ctx, prepareScript(nonce), bytes.NewReader(lists(keys, plan.dups)))
 	if err != nil {
 		return p, stepError("preparing the context cache", err)
 	}
@@ -89,38 +90,29 @@ func Prepare(ctx context.Context, r Runner, snap *buildcontext.Snapshot, nonce s
 	} else if o := snap.Outside(); o != nil {
 		p.Containerfile = dir + "/cf/" + o.Path
 	}
-	if len(lacking) > 0 {
-		p.Uploaded = len(lacking)
-		if p.UploadedBytes, err = upload(ctx, r, snap, nonce, lacking); err != nil {
-			return p, err
-		}
+	p.Uploaded = len(lacking)
+	lack := make(map[string]bool, len(lacking))
+	for _, k := range lacking {
+		lack[k] = true
 	}
-	plan := planAssembly(entries, snap.Outside(), extras)
-	in := plan.reader()
-	_, err = r.RunInput(ctx, assembleScript(nonce, len(plan.dups), plan.count), in)
-	in.Close() // a script that stopped reading leaves the writer waiting
-	if err != nil {
-		return p, stepError("assembling the context", err)
-	}
-	return p, nil
-}
-
-// upload sends the files lacking; it returns the bytes sent.
-func upload(ctx context.Context, r Runner, snap *buildcontext.Snapshot, nonce string, lacking []string) (int64, error) {
+	// The files the node lacks, then the context: one stream.
 	pr, pw := io.Pipe()
 	written := make(chan int64, 1)
 	go func() {
-		n, err := snap.WriteUpload(ctx, pw, lacking)
+		n, err := snap.WriteMembers(ctx, pw, lacking)
+		if err == nil {
+			err = plan.write(ctx, pw, snap, lack)
+		}
 		written <- n
 		pw.CloseWithError(err)
 	}()
-	_, err := r.RunInput(ctx, uploadScript(nonce, len(lacking)), pr)
-	pr.CloseWithError(errors.New("the upload ended"))
-	n := <-written
+	_, err = r.RunInput(ctx, assembleScript(nonce, plan.total(lack)), pr)
+	pr.CloseWithError(errors.New("the node stopped reading")) // lets the writer end
+	p.UploadedBytes = <-written
 	if err != nil {
-		return n, stepError("sending the files the node lacks", err)
+		return p, stepError("sending the context", err)
 	}
-	return n, nil
+	return p, nil
 }
 
 // Finish removes the build call's directory and bounds the cache.
@@ -163,14 +155,19 @@ func Prune(ctx context.Context, r Runner, dryRun bool) (Usage, error) {
 	return u, nil
 }
 
-// wantList is the gzipped list of keys with their times in touch -t form.
-func wantList(keys []string) []byte {
+// lists is what prepareScript reads: the keys with their times in
+// touch -t form, the copies to make, the count.
+func lists(keys []string, dups []dup) []byte {
 	var b bytes.Buffer
 	gz, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
 	for _, k := range keys {
 		pk, _ := buildcontext.ParseKey(k)
-		fmt.Fprintf(gz, "%s %s\n", k, time.Unix(pk.MTime, 0).UTC().Format("200601021504.05"))
+		fmt.Fprintf(gz, "w %s %s\n", k, time.Unix(pk.MTime, 0).UTC().Format("200601021504.05"))
 	}
+	for _, d := range dups {
+		fmt.Fprintf(gz, "d %d %s\n", d.n, d.key)
+	}
+	fmt.Fprintf(gz, "e %d\n", len(keys)+len(dups))
 	_ = gz.Close()
 	return b.Bytes()
 }

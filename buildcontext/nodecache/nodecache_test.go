@@ -286,30 +286,40 @@ func TestAnUploadCutShortIsNeverUsed(t *testing.T) {
 			s := snap(t, root)
 			id := nonce()
 			ctx := context.Background()
+			entries, _ := s.Entries(ctx)
 			keys, _ := s.Keys()
-			if _, err := n.RunInput(ctx, prepareScript(id), bytes.NewReader(wantList(keys))); err != nil {
+			plan := planAssembly(entries, nil, nil)
+			if _, err := n.RunInput(ctx, prepareScript(id), bytes.NewReader(lists(keys, plan.dups))); err != nil {
 				t.Fatal(err)
+			}
+			lack := map[string]bool{}
+			for _, k := range keys {
+				lack[k] = true
 			}
 			var full bytes.Buffer
-			if _, err := s.WriteUpload(ctx, &full, keys); err != nil {
+			if _, err := s.WriteMembers(ctx, &full, keys); err != nil {
 				t.Fatal(err)
 			}
-			// Every file but the end marker arrives.
-			cut := full.Bytes()[:full.Len()-60]
-			if _, err := n.RunInput(ctx, uploadScript(id, len(keys)), bytes.NewReader(cut)); err == nil {
-				t.Fatal("an upload cut short was taken")
+			if err := plan.write(ctx, &full, s, lack); err != nil {
+				t.Fatal(err)
+			}
+			// The files arrive, the end does not.
+			cut := full.Bytes()[:full.Len()-200]
+			if _, err := n.RunInput(ctx, assembleScript(id, plan.total(lack)), bytes.NewReader(cut)); err == nil {
+				t.Fatal("a stream cut short was taken")
 			}
 			if blobs, _ := os.ReadDir(filepath.Join(n.cache(), "blobs")); len(blobs) != 0 {
-				t.Errorf("an upload cut short left %d blobs in the cache", len(blobs))
-			}
-			if tmp, _ := os.ReadDir(filepath.Join(n.cache(), "tmp")); len(tmp) != 0 {
-				t.Errorf("an upload cut short left %v", tmp)
+				t.Errorf("a stream cut short left %d blobs in the cache", len(blobs))
 			}
 			finish(t, n, id, DefaultLimits)
+			if builds, _ := os.ReadDir(filepath.Join(n.cache(), "builds")); len(builds) != 0 {
+				t.Errorf("Finish left %v", builds)
+			}
 			p, id := prepare(t, n, s, nil)
 			if p.Uploaded != p.Files {
-				t.Errorf("after an upload cut short, %d of %d files sent", p.Uploaded, p.Files)
+				t.Errorf("after a stream cut short, %d of %d files sent", p.Uploaded, p.Files)
 			}
+			sameTree(t, root, p.Context, nil)
 			finish(t, n, id, DefaultLimits)
 		})
 	}

@@ -6,15 +6,18 @@ import (
 )
 
 // The node's side of the protocol: POSIX sh scripts using only POSIX
-// utilities (plus gzip), run as the SSH user. The cache is
+// utilities (plus gzip), run as the SSH user, two per build call (the
+// lists, then the files and the context), plus one to clean up. The cache
+// is
 //
 //	${XDG_CACHE_HOME:-$HOME/.cache}/farm/context/   0700
 //	  blobs/HASH-MODE-MTIME    files by content, mode and time, never
 //	                           changed once renamed in (hard-linked out)
 //	  builds/NONCE/            one build call: k/ (the blobs it uses,
 //	                           linked), d/ (copies of blobs it uses under
-//	                           two paths), ctx/ (the context), lists
-//	  tmp/NONCE/               an upload until it arrived whole
+//	                           more than one path), u/ (the files it
+//	                           received), ctx/ (the context), lists
+//	  tmp/                     copies being made
 //
 // A blob's ctime is its last use: linking it into a build sets it.
 
@@ -33,29 +36,36 @@ const (
 	exitNoTool     = 3 // a utility is missing
 	exitNotWritten = 4 // the cache cannot be made or written
 	exitInput      = 5 // standard input was cut short
-	exitUpload     = 6 // the upload did not arrive whole
-	exitStore      = 7 // uploaded or copied files could not be stored
-	exitAssemble   = 8 // the context could not be assembled
+	exitReceived   = 6 // the files and the context did not arrive whole
+	exitStore      = 7 // received or copied files could not be stored
 )
 
-// prepareScript starts a build call's directory: it reads the gzipped
-// list of the keys the build uses ("KEY STAMP" lines, STAMP the time in
-// touch -t form, UTC), links those the cache holds into the call's k/,
-// copies those whose content the cache holds under another mode or time,
-// and prints the call's directory, then the keys still lacking.
+// prepareScript starts a build call's directory: it reads a gzipped list
+// of "w KEY STAMP" lines (the keys the call uses, STAMP the time in
+// touch -t form, UTC) and "d N KEY" lines (copies to make), ending with
+// "e COUNT" (the number of lines before it); links the
+// blobs the cache holds into the call's k/; copies those whose content
+// the cache holds under another mode or time; makes the copies d/N of
+// what k/ holds; and prints the call's directory, then the keys it lacks.
 func prepareScript(nonce string) string {
 	return prelude + fmt.Sprintf(`n=%s
-for t in gzip tar ln cp mv rm mkdir chmod touch find ls awk xargs du cut cat; do
-	command -v "$t" >/dev/null 2>&1 || { echo "farm: $t is missing on the node" >&2; exit %d; }
+for t in gzip tar ln cp mv rm mkdir chmod touch find ls awk xargs du cat pwd; do
+	command -v "$t" >/dev/null 2>&1 || { echo "farm: $t is missing on the node" >&2; exit %[2]d; }
 done
-mkdir -p "$c/blobs" "$c/builds" "$c/tmp" && chmod 700 "$c" "$c/blobs" "$c/builds" "$c/tmp" || exit %d
+mkdir -p "$c/blobs" "$c/builds" "$c/tmp" && chmod 700 "$c" "$c/blobs" "$c/builds" "$c/tmp" || exit %[3]d
 b=$c/builds/$n
-mkdir "$b" "$b/k" "$b/d" "$b/ctx" || exit %d
-gzip -dc >"$b/want" || exit %d
-cut -d ' ' -f 1 "$b/want" >"$b/keys" || exit %d
-(cd "$c/blobs" && xargs sh -c 'ln -- "$@" "$0" 2>/dev/null; exit 0' "$b/k" <"$b/keys")
-ls "$b/k" >"$b/have"
-awk 'f == 1 { have[$0] = 1; next } !($0 in have)' f=1 "$b/have" f=2 "$b/keys" >"$b/lack"
+mkdir "$b" "$b/k" "$b/d" "$b/ctx" && : >"$b/want" && : >"$b/dups" || exit %[3]d
+gzip -dc | awk -v want="$b/want" -v dups="$b/dups" '
+	$1 == "w" { print $2, $3 > want; n++ }
+	$1 == "d" { print $2, $3 > dups; n++ }
+	$1 == "e" { end = $2 }
+	END { if (end == "" || end != n) exit 1 }
+' || exit %[4]d
+awk '{ print $1 }' "$b/want" | (cd "$c/blobs" && xargs sh -c 'ln -- "$@" "$0" 2>/dev/null; exit 0' "$b/k")
+lacking() {
+	ls "$b/k" | awk 'f == 1 { have[$0] = 1; next } !($1 in have) { print $1 }' f=1 - f=2 "$b/want"
+}
+lacking >"$b/lack"
 if [ -s "$b/lack" ]; then
 	ls "$c/blobs" | awk '
 		f == 1 { stamp[$1] = $2; next }
@@ -71,57 +81,34 @@ if [ -s "$b/lack" ]; then
 			rm -f -- "$t"
 		fi
 	done <"$b/copies"
-	ls "$b/k" >"$b/have"
 fi
-(cd "$b" && pwd -P) || exit %d
-awk 'f == 1 { have[$0] = 1; next } !($0 in have)' f=1 "$b/have" f=2 "$b/keys"
-`, nonce, exitNoTool, exitNotWritten, exitNotWritten, exitInput, exitNotWritten, exitNotWritten)
+while read -r d k; do
+	if [ -f "$b/k/$k" ]; then cp -p -- "$b/k/$k" "$b/d/$d" || exit %[5]d; fi
+done <"$b/dups"
+(cd "$b" && pwd -P) || exit %[3]d
+lacking
+`, nonce, exitNoTool, exitNotWritten, exitInput, exitStore)
 }
 
-// uploadScript receives the files a call lacks: a gzipped tar of files
-// named by their keys, ending with the end marker, unpacked in tmp/ and
-// moved into the cache (and linked into the call) only once it arrived
-// whole.
-func uploadScript(nonce string, files int) string {
-	return prelude + fmt.Sprintf(`n=%s
-b=$c/builds/$n
-t=$c/tmp/$n
-[ -d "$b/k" ] && [ %d -gt 0 ] && mkdir "$t" || exit %d
-if ! (umask 0 && cd "$t" && gzip -dc | tar -xf -) || [ "$(cat "$t/farm-end" 2>/dev/null)" != '%s' ]; then
-	rm -rf -- "$t"
-	echo "farm: the upload did not arrive whole" >&2
-	exit %d
-fi
-rm -f -- "$t/farm-end"
-if ! (cd "$t" && ls | xargs sh -c 'ln -- "$@" "$0"' "$b/k" && ls | xargs sh -c 'mv -f -- "$@" "$0"' "$c/blobs"); then
-	rm -rf -- "$t"
-	exit %d
-fi
-rmdir -- "$t"
-`, nonce, files, exitNotWritten, endLine(files), exitUpload, exitStore)
-}
-
-// assembleScript makes a call's context: it reads dups "N KEY" lines
-// (copies of blobs that more than one path of the context uses without
-// being hard links of one another), then a gzipped tar of the context in
-// which every file is a hard link to k/KEY or d/N, ending with the end
-// marker.
-func assembleScript(nonce string, dups, entries int) string {
+// assembleScript receives a call's files and context: a gzipped tar of
+// the files the call lacked (u/KEY), the copies it could not make (d/N),
+// the context (ctx/, every file a hard link to k/KEY, u/KEY or d/N), the
+// Containerfile when it lies outside (cf/), ending with the end marker
+// after entries entries. Only once it all arrived are the files received
+// moved into the cache.
+func assembleScript(nonce string, entries int) string {
 	return prelude + fmt.Sprintf(`n=%s
 b=$c/builds/$n
 [ -d "$b/ctx" ] || exit %d
-i=0
-while [ "$i" -lt %d ]; do
-	read -r d k || exit %d
-	cp -p -- "$b/k/$k" "$b/d/$d" || exit %d
-	i=$((i + 1))
-done
 if ! (umask 0 && cd "$b" && gzip -dc | tar -xf -) || [ "$(cat "$b/farm-end" 2>/dev/null)" != '%s' ]; then
-	echo "farm: the context could not be assembled" >&2
+	echo "farm: the files and the context did not arrive whole" >&2
 	exit %d
 fi
 rm -f -- "$b/farm-end"
-`, nonce, exitNotWritten, dups, exitInput, exitStore, endLine(entries), exitAssemble)
+if [ -d "$b/u" ]; then
+	(cd "$b/u" && ls | xargs sh -c 'mv -f -- "$@" "$0"' "$c/blobs") || exit %d
+fi
+`, nonce, exitNotWritten, endLine(entries), exitReceived, exitStore)
 }
 
 // finishScript removes a call's directory, what calls of more than two
