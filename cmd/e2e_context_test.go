@@ -425,3 +425,28 @@ func TestE2EContextFallbackWarnsOnceAndBuilds(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EContextSecretNeverCached: a --secret reaches the RUN step of a
+// build from the cache, and nothing of it stays in the node's cache.
+func TestE2EContextSecretNeverCached(t *testing.T) {
+	contextHome(t)
+	secret := "s3cr3t-" + uniq() + "-cache"
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeContext(t, "FROM base\nRUN --mount=type=secret,id=token wc -c < /run/secrets/token\nCOPY . /ctx/\n")
+	for node := range contextNodes() {
+		_, errOut, err := farmCLI(t, "build", "--farm", "only-"+node, "--no-cache", "--progress", "plain", "--platforms", "linux/amd64",
+			"--secret", "id=token,src="+file, "--output", "type=oci,dest="+filepath.Join(t.TempDir(), "layout"), "-t", "ctx:1", dir)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", node, err, errOut)
+		}
+		if s := parseSent(t, errOut); !s.incremental || !regexpMatch(`(?m)\] `+strconv.Itoa(len(secret))+`$`, errOut) {
+			t.Errorf("%s: %+v, want the context from the cache and the RUN step to see the secret\n%s", node, s, errOut)
+		}
+		if out, _ := exec.Command("grep", "-rl", secret, nodeContextCache(t)).Output(); len(out) > 0 {
+			t.Errorf("%s: the secret is in the node's context cache: %s", node, out)
+		}
+	}
+}

@@ -13,7 +13,8 @@ hack/testfarm.sh start >/dev/null
 . "$(hack/testfarm.sh env)"
 
 work=$(mktemp -d /tmp/farm-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+proxy_pid=
+trap '[ -z "$proxy_pid" ] || kill "$proxy_pid"; rm -rf "$work"' EXIT
 export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_CACHE_HOME=$work/home/.cache XDG_STATE_HOME=$work/home/.state
 export CONTAINERS_CONF=$work/containers.conf SSH_AUTH_SOCK=
 mkdir -p "$HOME/.ssh" && cp "$FARM_TEST_KNOWN_HOSTS" "$HOME/.ssh/known_hosts" && : >"$CONTAINERS_CONF"
@@ -119,6 +120,54 @@ cached_16=$(cached_build f16)
 "$farm" create f4dead n1 n2 n3 n4 gone-refused gone-nosock >/dev/null
 cached_dead=$(cached_build f4dead)
 
+echo "== 5. the build context on the podman 5.8.6 node: from its cache, whole, and podman --remote" >&2
+# Every byte to the node goes through a counting proxy in front of sshd.
+go build -o "$work/tcpcount" ./hack/tcpcount
+"$work/tcpcount" 127.0.0.1:0 "127.0.0.1:$FARM_TEST_SSH_PORT" "$work/count" >"$work/tcpcount.addr" &
+proxy_pid=$!
+for _ in $(seq 50); do [ -s "$work/tcpcount.addr" ] && break; sleep 0.1; done
+proxy_port=$(sed 's/.*://' "$work/tcpcount.addr")
+sed "s/^\[127.0.0.1\]:$FARM_TEST_SSH_PORT /[127.0.0.1]:$proxy_port /" "$FARM_TEST_KNOWN_HOSTS" >>"$HOME/.ssh/known_hosts"
+uri5=${FARM_TEST_PODMAN5_URI/:$FARM_TEST_SSH_PORT\//:$proxy_port/}
+"$farm" connection add --identity "$FARM_TEST_IDENTITY" p5 "$uri5" >/dev/null
+"$farm" create five p5 >/dev/null
+podman5=$FARM_TEST_DIR/cache/podman-5.8.6
+mkdir -p "$work/ctx/big" "$work/ctx/small" "$XDG_CONFIG_HOME" "$work/run"
+for i in $(seq 1 100); do head -c 1048576 /dev/urandom >"$work/ctx/big/$i.bin"; done
+for i in $(seq 1 200); do echo "small file $i $RANDOM$RANDOM" >"$work/ctx/small/$i.txt"; done
+printf 'FROM scratch\nCOPY small/1.txt /\n' >"$work/ctx/Containerfile"
+ctx_bytes=$(du -sb "$work/ctx" | cut -f1)
+sent_total() { cut -d' ' -f1 "$work/count"; }
+ctx_build() { # cache|whole|remote -> "BYTES SECONDS" sent to the node
+	local before t0 t1
+	before=$(sent_total)
+	t0=$(now)
+	case $1 in
+	cache) "$farm" build --farm five --no-cache --progress plain --platforms linux/amd64 --output type=oci,dest="$work/ctx-o" -t ctx:1 "$work/ctx" >/dev/null 2>&1 ;;
+	whole) FARM_CONTEXT_CACHE=off "$farm" build --farm five --no-cache --progress plain --platforms linux/amd64 --output type=oci,dest="$work/ctx-o" -t ctx:1 "$work/ctx" >/dev/null 2>&1 ;;
+	remote) XDG_RUNTIME_DIR=$work/run "$podman5" --remote --url "$uri5" --identity "$FARM_TEST_IDENTITY" build --no-cache -q -t localhost/farm-bench-ctx "$work/ctx" >/dev/null 2>&1 ;;
+	esac
+	t1=$(now)
+	sleep 0.3 # the proxy counts a connection when it closes
+	echo "$(($(sent_total) - before)) $(secs "$t0" "$t1")"
+}
+ctx_case() { # -> "cache-bytes cache-s whole-bytes whole-s remote-bytes remote-s"
+	echo "$(ctx_build cache) $(ctx_build whole) $(ctx_build remote)"
+}
+read -r cold_b cold_s coldw_b coldw_s coldr_b coldr_s <<<"$(ctx_case)"
+read -r same_b same_s samew_b samew_s samer_b samer_s <<<"$(ctx_case)"
+echo "changed $RANDOM" >>"$work/ctx/small/2.txt"
+small_size=$(stat -c %s "$work/ctx/small/2.txt")
+read -r small_b small_s smallw_b smallw_s smallr_b smallr_s <<<"$(ctx_case)"
+head -c 1048576 /dev/urandom >"$work/ctx/big/7.bin"
+read -r big_b big_s bigw_b bigw_s bigr_b bigr_s <<<"$(ctx_case)"
+podman --url "unix://$FARM_TEST_PODMAN5_SOCK" rmi localhost/farm-bench-ctx >/dev/null 2>&1 || true
+kib() { echo "$1 / 1024" | bc -l | xargs printf '%.1f'; }
+pct() { echo "100 * $1 / $2" | bc -l | xargs printf '%.2f'; }
+ctx_row() { # label bytes s whole-bytes whole-s remote-bytes remote-s
+	echo "| $1 | $(mib "$2") MiB in $3 s | whole context: $(mib "$4") MiB in $5 s; podman --remote: $(mib "$6") MiB in $7 s | $(ratio "$4" "$(( $2 > 0 ? $2 : 1 ))")x fewer bytes, $(ratio "$5" "$3")x faster than the whole context |"
+}
+
 echo "== 3. scheduler on 200 nodes" >&2
 sched=$(cd "$repo" && go test -run '^$' -bench BenchmarkAssign200x12 -benchtime 200x ./schedule | grep '^BenchmarkAssign')
 sched_ns=$(echo "$sched" | awk '{print $3}')
@@ -144,6 +193,10 @@ moving whole images; over a real network the bytes in 2a and 2b decide.
 | 2b | the same rebuild with \`--push\`: bytes the registry receives (the client pushes from its store, with its own credentials) | $(mib "$push_bytes") MiB in ${push_s} s | first push of the image: $(mib "$push_first") MiB | $(ratio "$push_first" "$((push_bytes > 0 ? push_bytes : 1))")x fewer bytes |
 | 4a | a cached one-platform build (COPY-only, into an OCI layout) on farms of 4, 8 and 16 nodes, against the same build on a 1-node farm (median of 3) | 4: ${cached_4} s, 8: ${cached_8} s, 16: ${cached_16} s | 1 node: ${cached_1} s | 16 nodes: $(ratio "$cached_16" "$cached_1")x the 1-node time (goal ≤ 1.2) |
 | 4b | the same build on the 4-node farm plus one node that refuses connections and one whose engine socket is missing | ${cached_dead} s | the 4-node farm: ${cached_4} s | $(ratio "$cached_dead" "$cached_4")x (goal ≤ 1.1) |
+$(ctx_row "5a | $(mib "$ctx_bytes") MiB context (100 random 1 MiB files, 200 small ones) on the podman 5.8.6 node, cold: bytes to the node over SSH" "$cold_b" "$cold_s" "$coldw_b" "$coldw_s" "$coldr_b" "$coldr_s")
+$(ctx_row "5b | the same, unchanged (goal: under 1% of the context: $(pct "$same_b" "$ctx_bytes")%; at most half the whole context's time)" "$same_b" "$same_s" "$samew_b" "$samew_s" "$samer_b" "$samer_s")
+$(ctx_row "5c | the same, one small file ($small_size bytes) changed: $(kib "$small_b") KiB" "$small_b" "$small_s" "$smallw_b" "$smallw_s" "$smallr_b" "$smallr_s")
+$(ctx_row "5d | the same, one 1 MiB file rewritten (goal: under 2 MiB)" "$big_b" "$big_s" "$bigw_b" "$bigw_s" "$bigr_b" "$bigr_s")
 | 3 | scheduler, simulated farm of 200 nodes and 12 platforms (\`BenchmarkAssign200x12\`) | ${sched_ns} ns per plan | makespan against a lower bound no schedule can beat | ${sched_ratio} (1.00 is optimal) |
 
 How each is measured:
@@ -159,6 +212,14 @@ How each is measured:
    farm's first build learns the nodes' facts (kept in the records for an
    hour); the cached builds then contact only the node the plan uses. In 4b
    the two dead nodes failed on the first build and are left alone after.
+5. A context of 100 random 1 MiB files and 200 small ones whose
+   Containerfile copies one small file, built with \`--no-cache\` into an
+   OCI layout on the podman 5.8.6 node: by farm from the node's context
+   cache, by farm with the whole context (\`FARM_CONTEXT_CACHE=off\`, as
+   before the cache), and by \`podman --remote build\` (podman 5.8.6), in
+   turn for each case. Bytes are all those sent to the node's sshd (a
+   counting proxy in front of it: SSH framing, the API and the context);
+   times are the whole command's.
 3. \`go test -bench BenchmarkAssign200x12 ./schedule\`; the lower bound is the
    longer of the longest job's fastest finish and all work spread evenly over
    all nodes.
