@@ -136,6 +136,7 @@ func (s *Snapshot) kept(key string) (*member, error) {
 		err := os.MkdirAll(sp.parent, 0o700)
 		dir := ""
 		if err == nil {
+			sweepSpools(sp.parent)
 			dir, err = os.MkdirTemp(sp.parent, "context-")
 		}
 		if err == nil {
@@ -172,6 +173,20 @@ func (s *Snapshot) kept(key string) (*member, error) {
 	}
 	m.own, m.n = f.Name(), cw.n
 	return m, m.err
+}
+
+// staleSpool is the age past which a spool is taken for one that a build
+// killed before its end left behind.
+const staleSpool = 24 * time.Hour
+
+// sweepSpools removes the spools in parent that builds left behind.
+func sweepSpools(parent string) {
+	old, _ := filepath.Glob(filepath.Join(parent, "context-*"))
+	for _, dir := range old {
+		if st, err := os.Stat(dir); err == nil && time.Since(st.ModTime()) > staleSpool {
+			_ = os.RemoveAll(dir)
+		}
+	}
 }
 
 // appendShared adds a member to the shared file.

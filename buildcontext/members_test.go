@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // readUpload decodes an upload as a node does (gzip -dc | tar -x): the
@@ -34,6 +35,20 @@ func readUpload(t *testing.T, data []byte) (map[string]string, map[string]*tar.H
 		files[h.Name], headers[h.Name] = string(b), h
 	}
 	return files, headers
+}
+
+// listed is a snapshot of opts, listed, closed when the test ends.
+func listed(t *testing.T, opts Options) *Snapshot {
+	t.Helper()
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Entries(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func upload(t *testing.T, s *Snapshot, keys []string) []byte {
@@ -134,14 +149,7 @@ func TestUploadRefusesAFileChangedSinceItWasListed(t *testing.T) {
 
 func TestUploadWithoutRoomInTheSpool(t *testing.T) {
 	root := tree(t, map[string]string{"Containerfile": "FROM scratch\n", "a": "alpha"})
-	s, err := New(Options{Dir: root, Containerfile: filepath.Join(root, "Containerfile"), SpoolDir: t.TempDir(), SpoolMax: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Entries(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	s := listed(t, Options{Dir: root, Containerfile: filepath.Join(root, "Containerfile"), SpoolDir: t.TempDir(), SpoolMax: 1})
 	keys, _ := s.Keys()
 	if files, _ := readUpload(t, upload(t, s, keys)); len(files) != 2 {
 		t.Errorf("upload without a spool: %v", files)
@@ -212,4 +220,28 @@ func FuzzUpload(f *testing.F) {
 			t.Fatalf("%d files for %d keys", len(files), len(keys))
 		}
 	})
+}
+
+func TestASpoolLeftBehindIsSwept(t *testing.T) {
+	parent := t.TempDir()
+	stale, fresh := filepath.Join(parent, "context-stale"), filepath.Join(parent, "context-fresh")
+	for _, d := range []string{stale, fresh} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-25 * time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	root := tree(t, map[string]string{"Containerfile": "FROM scratch\n"})
+	s := listed(t, Options{Dir: root, Containerfile: filepath.Join(root, "Containerfile"), SpoolDir: parent})
+	keys, _ := s.Keys()
+	upload(t, s, keys)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a day-old spool was left: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("another build's spool was removed: %v", err)
+	}
 }

@@ -19,7 +19,12 @@ type Snapshot struct {
 	// containerfile the Containerfile, absolute.
 	root, containerfile string
 
-	once    sync.Once
+	// life ends with Close; listed is closed once the listing is done.
+	life   context.Context
+	end    context.CancelFunc
+	once   sync.Once
+	listed chan struct{}
+
 	entries []Entry
 	outside *Entry
 	byKey   map[string]int
@@ -70,7 +75,8 @@ func New(opts Options) (*Snapshot, error) {
 	if opts.SpoolMax == 0 {
 		opts.SpoolMax = DefaultSpoolMax
 	}
-	s := &Snapshot{opts: opts, root: root, containerfile: cf}
+	s := &Snapshot{opts: opts, root: root, containerfile: cf, listed: make(chan struct{})}
+	s.life, s.end = context.WithCancel(context.Background())
 	s.spool = &spool{parent: opts.SpoolDir, max: opts.SpoolMax, members: map[string]*member{}}
 	return s, nil
 }
@@ -82,32 +88,43 @@ func (s *Snapshot) ContainerfileInContext() (string, bool) {
 	return filepath.ToSlash(rel), ok
 }
 
-// Entries lists the context (once; later calls return the same list):
-// the entries in the order the bindings send them, with their hashes.
+// Entries lists the context (once, for every caller; later calls return
+// the same list): the entries in the order the bindings send them, with
+// their hashes. The listing goes on, for the others, when ctx ends first;
+// Close stops it.
 func (s *Snapshot) Entries(ctx context.Context) ([]Entry, error) {
-	s.once.Do(func() {
-		rel, _ := s.ContainerfileInContext()
-		s.entries, s.err = walk(s.root, patternsFor(s.opts.Excludes, rel))
-		if s.err == nil {
-			s.err = hashAll(ctx, s.root, s.entries)
-		}
-		if s.err == nil {
-			s.err = s.listOutside()
-		}
-		if s.err != nil {
-			s.err = fmt.Errorf("listing the build context %s: %w", s.root, s.err)
-			return
-		}
-		s.byKey = map[string]int{}
-		for i, e := range s.entries {
-			if e.Kind == File {
-				if _, ok := s.byKey[e.Key()]; !ok {
-					s.byKey[e.Key()] = i
-				}
+	s.once.Do(func() { go s.list() })
+	select {
+	case <-s.listed:
+		return s.entries, s.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// list lists the context and its hashes.
+func (s *Snapshot) list() {
+	defer close(s.listed)
+	rel, _ := s.ContainerfileInContext()
+	s.entries, s.err = walk(s.root, patternsFor(s.opts.Excludes, rel))
+	if s.err == nil {
+		s.err = hashAll(s.life, s.root, s.entries)
+	}
+	if s.err == nil {
+		s.err = s.listOutside()
+	}
+	if s.err != nil {
+		s.entries, s.err = nil, fmt.Errorf("listing the build context %s: %w", s.root, s.err)
+		return
+	}
+	s.byKey = map[string]int{}
+	for i, e := range s.entries {
+		if e.Kind == File {
+			if _, ok := s.byKey[e.Key()]; !ok {
+				s.byKey[e.Key()] = i
 			}
 		}
-	})
-	return s.entries, s.err
+	}
 }
 
 // listOutside lists a Containerfile outside the context, which a node
@@ -155,8 +172,12 @@ func (s *Snapshot) Keys() ([]string, int64) {
 // is its base name), else nil. Valid after Entries.
 func (s *Snapshot) Outside() *Entry { return s.outside }
 
-// Close removes the compressed files kept for the build.
-func (s *Snapshot) Close() error { return s.spool.close() }
+// Close stops a listing under way and removes the compressed files kept
+// for the build.
+func (s *Snapshot) Close() error {
+	s.end()
+	return s.spool.close()
+}
 
 // path is where an entry's file is on the client.
 func (s *Snapshot) path(e Entry) string {

@@ -138,34 +138,37 @@ for i in $(seq 1 200); do echo "small file $i $RANDOM$RANDOM" >"$work/ctx/small/
 printf 'FROM scratch\nCOPY small/1.txt /\n' >"$work/ctx/Containerfile"
 ctx_bytes=$(du -sb "$work/ctx" | cut -f1)
 sent_total() { cut -d' ' -f1 "$work/count"; }
-ctx_build() { # cache|whole|remote -> "BYTES SECONDS" sent to the node
+# context_s: the seconds farm says sending the context took.
+context_s() { sed -n 's/.*sent the build context.* in \([0-9.]*\)\(m*s\)$/\1 \2/p' "$1" | awk '{ printf "%.2f", $2 == "ms" ? $1 / 1000 : $1 }'; }
+ctx_build() { # cache|whole|remote -> "BYTES SECONDS CONTEXT-SECONDS" (bytes sent to the node)
 	local before t0 t1
 	before=$(sent_total)
+	: >"$work/ctx.log"
 	t0=$(now)
 	case $1 in
-	cache) "$farm" build --farm five --no-cache --progress plain --platforms linux/amd64 --output type=oci,dest="$work/ctx-o" -t ctx:1 "$work/ctx" >/dev/null 2>&1 ;;
-	whole) FARM_CONTEXT_CACHE=off "$farm" build --farm five --no-cache --progress plain --platforms linux/amd64 --output type=oci,dest="$work/ctx-o" -t ctx:1 "$work/ctx" >/dev/null 2>&1 ;;
+	cache) "$farm" build --farm five --no-cache --progress plain --platforms linux/amd64 --output type=oci,dest="$work/ctx-o" -t ctx:1 "$work/ctx" >"$work/ctx.log" 2>&1 ;;
+	whole) FARM_CONTEXT_CACHE=off "$farm" build --farm five --no-cache --progress plain --platforms linux/amd64 --output type=oci,dest="$work/ctx-o" -t ctx:1 "$work/ctx" >"$work/ctx.log" 2>&1 ;;
 	remote) XDG_RUNTIME_DIR=$work/run "$podman5" --remote --url "$uri5" --identity "$FARM_TEST_IDENTITY" build --no-cache -q -t localhost/farm-bench-ctx "$work/ctx" >/dev/null 2>&1 ;;
 	esac
 	t1=$(now)
 	sleep 0.3 # the proxy counts a connection when it closes
-	echo "$(($(sent_total) - before)) $(secs "$t0" "$t1")"
+	echo "$(($(sent_total) - before)) $(secs "$t0" "$t1") $(context_s "$work/ctx.log")"
 }
-ctx_case() { # -> "cache-bytes cache-s whole-bytes whole-s remote-bytes remote-s"
+ctx_case() { # -> cache, whole and remote: bytes, seconds, context seconds (none for remote)
 	echo "$(ctx_build cache) $(ctx_build whole) $(ctx_build remote)"
 }
-read -r cold_b cold_s coldw_b coldw_s coldr_b coldr_s <<<"$(ctx_case)"
-read -r same_b same_s samew_b samew_s samer_b samer_s <<<"$(ctx_case)"
+read -r cold_b cold_s cold_c coldw_b coldw_s coldw_c coldr_b coldr_s <<<"$(ctx_case)"
+read -r same_b same_s same_c samew_b samew_s samew_c samer_b samer_s <<<"$(ctx_case)"
 echo "changed $RANDOM" >>"$work/ctx/small/2.txt"
 small_size=$(stat -c %s "$work/ctx/small/2.txt")
-read -r small_b small_s smallw_b smallw_s smallr_b smallr_s <<<"$(ctx_case)"
+read -r small_b small_s small_c smallw_b smallw_s smallw_c smallr_b smallr_s <<<"$(ctx_case)"
 head -c 1048576 /dev/urandom >"$work/ctx/big/7.bin"
-read -r big_b big_s bigw_b bigw_s bigr_b bigr_s <<<"$(ctx_case)"
+read -r big_b big_s big_c bigw_b bigw_s bigw_c bigr_b bigr_s <<<"$(ctx_case)"
 podman --url "unix://$FARM_TEST_PODMAN5_SOCK" rmi localhost/farm-bench-ctx >/dev/null 2>&1 || true
 kib() { echo "$1 / 1024" | bc -l | xargs printf '%.1f'; }
 pct() { echo "100 * $1 / $2" | bc -l | xargs printf '%.2f'; }
-ctx_row() { # label bytes s whole-bytes whole-s remote-bytes remote-s
-	echo "| $1 | $(mib "$2") MiB in $3 s | whole context: $(mib "$4") MiB in $5 s; podman --remote: $(mib "$6") MiB in $7 s | $(ratio "$4" "$(( $2 > 0 ? $2 : 1 ))")x fewer bytes, $(ratio "$5" "$3")x faster than the whole context |"
+ctx_row() { # label bytes s context-s whole-bytes whole-s whole-context-s remote-bytes remote-s
+	echo "| $1 | $(mib "$2") MiB in $3 s (context: $4 s) | whole context: $(mib "$5") MiB in $6 s (context: $7 s); podman --remote: $(mib "$8") MiB in $9 s | $(ratio "$5" "$(( $2 > 0 ? $2 : 1 ))")x fewer bytes; context $(ratio "$7" "$4")x, whole command $(ratio "$6" "$3")x faster than the whole context |"
 }
 
 echo "== 3. scheduler on 200 nodes" >&2
@@ -193,10 +196,10 @@ moving whole images; over a real network the bytes in 2a and 2b decide.
 | 2b | the same rebuild with \`--push\`: bytes the registry receives (the client pushes from its store, with its own credentials) | $(mib "$push_bytes") MiB in ${push_s} s | first push of the image: $(mib "$push_first") MiB | $(ratio "$push_first" "$((push_bytes > 0 ? push_bytes : 1))")x fewer bytes |
 | 4a | a cached one-platform build (COPY-only, into an OCI layout) on farms of 4, 8 and 16 nodes, against the same build on a 1-node farm (median of 3) | 4: ${cached_4} s, 8: ${cached_8} s, 16: ${cached_16} s | 1 node: ${cached_1} s | 16 nodes: $(ratio "$cached_16" "$cached_1")x the 1-node time (goal ≤ 1.2) |
 | 4b | the same build on the 4-node farm plus one node that refuses connections and one whose engine socket is missing | ${cached_dead} s | the 4-node farm: ${cached_4} s | $(ratio "$cached_dead" "$cached_4")x (goal ≤ 1.1) |
-$(ctx_row "5a | $(mib "$ctx_bytes") MiB context (100 random 1 MiB files, 200 small ones) on the podman 5.8.6 node, cold: bytes to the node over SSH" "$cold_b" "$cold_s" "$coldw_b" "$coldw_s" "$coldr_b" "$coldr_s")
-$(ctx_row "5b | the same, unchanged (goal: under 1% of the context: $(pct "$same_b" "$ctx_bytes")%; at most half the whole context's time)" "$same_b" "$same_s" "$samew_b" "$samew_s" "$samer_b" "$samer_s")
-$(ctx_row "5c | the same, one small file ($small_size bytes) changed: $(kib "$small_b") KiB" "$small_b" "$small_s" "$smallw_b" "$smallw_s" "$smallr_b" "$smallr_s")
-$(ctx_row "5d | the same, one 1 MiB file rewritten (goal: under 2 MiB)" "$big_b" "$big_s" "$bigw_b" "$bigw_s" "$bigr_b" "$bigr_s")
+$(ctx_row "5a | $(mib "$ctx_bytes") MiB context (100 random 1 MiB files, 200 small ones) on the podman 5.8.6 node, cold: bytes to the node over SSH" "$cold_b" "$cold_s" "$cold_c" "$coldw_b" "$coldw_s" "$coldw_c" "$coldr_b" "$coldr_s")
+$(ctx_row "5b | the same, unchanged (goal: under 1% of the context: $(pct "$same_b" "$ctx_bytes")%; at most half the whole context's time)" "$same_b" "$same_s" "$same_c" "$samew_b" "$samew_s" "$samew_c" "$samer_b" "$samer_s")
+$(ctx_row "5c | the same, one small file ($small_size bytes) changed: $(kib "$small_b") KiB" "$small_b" "$small_s" "$small_c" "$smallw_b" "$smallw_s" "$smallw_c" "$smallr_b" "$smallr_s")
+$(ctx_row "5d | the same, one 1 MiB file rewritten (goal: under 2 MiB)" "$big_b" "$big_s" "$big_c" "$bigw_b" "$bigw_s" "$bigw_c" "$bigr_b" "$bigr_s")
 | 3 | scheduler, simulated farm of 200 nodes and 12 platforms (\`BenchmarkAssign200x12\`) | ${sched_ns} ns per plan | makespan against a lower bound no schedule can beat | ${sched_ratio} (1.00 is optimal) |
 
 How each is measured:
@@ -219,7 +222,9 @@ How each is measured:
    before the cache), and by \`podman --remote build\` (podman 5.8.6), in
    turn for each case. Bytes are all those sent to the node's sshd (a
    counting proxy in front of it: SSH framing, the API and the context);
-   times are the whole command's.
+   times are the whole command's (connecting, building, and for farm
+   bringing the image back), and, for farm, the part it reports for the
+   context (\`sent the build context ... in\`).
 3. \`go test -bench BenchmarkAssign200x12 ./schedule\`; the lower bound is the
    longer of the longest job's fastest finish and all work spread evenly over
    all nodes.

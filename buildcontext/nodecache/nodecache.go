@@ -35,6 +35,8 @@ type Limits struct {
 	MaxAge time.Duration
 	// MaxBytes removes the least recently used blobs beyond it.
 	MaxBytes int64
+	// Wait has Finish wait for the bounding to end.
+	Wait bool
 }
 
 // DefaultLimits: a week unused, 10 GiB.
@@ -49,6 +51,8 @@ type Prepared struct {
 	// Size and UploadedBytes are their bytes (uploaded: compressed).
 	Files, Uploaded     int
 	Size, UploadedBytes int64
+
+	lacking []string
 }
 
 // nonceForm is what a build call's nonce must look like: it names
@@ -76,10 +80,54 @@ func Prepare(ctx context.Context, r Runner, snap *buildcontext.Snapshot, nonce s
 	keys, size := snap.Keys()
 	p.Files, p.Size = len(keys), size
 	plan := planAssembly(entries, snap.Outside(), extras)
+	// The second script starts now and waits for its input: its start
+	// costs no round trip of its own.
+	pr, pw := io.Pipe()
+	second := make(chan error, 1)
+	go func() {
+		_, err := r.RunInput(ctx, assembleScript(nonce), pr)
+		pr.CloseWithError(errors.New("the node stopped reading")) // lets the writer end
+		second <- err
+	}()
 	out, err := r.RunInput(ctx, prepareScript(nonce), bytes.NewReader(lists(keys, plan.dups)))
 	if err != nil {
-		return p, stepError("preparing the context cache", err)
+		err = stepError("preparing the context cache", err)
+	} else {
+		p, err = prepared(p, snap, out, keys)
 	}
+	if err != nil {
+		pw.CloseWithError(err)
+		<-second
+		return p, err
+	}
+	lack := make(map[string]bool, len(p.lacking))
+	for _, k := range p.lacking {
+		lack[k] = true
+	}
+	// The files the node lacks, then the context: one stream.
+	written := make(chan int64, 1)
+	go func() {
+		_, err := fmt.Fprintf(pw, "go %d\n", plan.total(lack))
+		var n int64
+		if err == nil {
+			n, err = snap.WriteMembers(ctx, pw, p.lacking)
+		}
+		if err == nil {
+			err = plan.write(ctx, pw, snap, lack)
+		}
+		written <- n
+		pw.CloseWithError(err)
+	}()
+	err = <-second
+	p.UploadedBytes = <-written
+	if err != nil {
+		return p, stepError("sending the context", err)
+	}
+	return p, nil
+}
+
+// prepared reads what prepareScript printed into p.
+func prepared(p Prepared, snap *buildcontext.Snapshot, out []byte, keys []string) (Prepared, error) {
 	dir, lacking, err := parsePrepared(out, keys)
 	if err != nil {
 		return p, err
@@ -90,38 +138,19 @@ func Prepare(ctx context.Context, r Runner, snap *buildcontext.Snapshot, nonce s
 	} else if o := snap.Outside(); o != nil {
 		p.Containerfile = dir + "/cf/" + o.Path
 	}
-	p.Uploaded = len(lacking)
-	lack := make(map[string]bool, len(lacking))
-	for _, k := range lacking {
-		lack[k] = true
-	}
-	// The files the node lacks, then the context: one stream.
-	pr, pw := io.Pipe()
-	written := make(chan int64, 1)
-	go func() {
-		n, err := snap.WriteMembers(ctx, pw, lacking)
-		if err == nil {
-			err = plan.write(ctx, pw, snap, lack)
-		}
-		written <- n
-		pw.CloseWithError(err)
-	}()
-	_, err = r.RunInput(ctx, assembleScript(nonce, plan.total(lack)), pr)
-	pr.CloseWithError(errors.New("the node stopped reading")) // lets the writer end
-	p.UploadedBytes = <-written
-	if err != nil {
-		return p, stepError("sending the context", err)
-	}
+	p.Uploaded, p.lacking = len(lacking), lacking
 	return p, nil
 }
 
-// Finish removes the build call's directory and bounds the cache.
+// Finish removes the build call's directory and bounds the cache; the
+// bounding goes on on the node, detached, after Finish returned unless
+// lim.Wait.
 func Finish(ctx context.Context, r Runner, nonce string, lim Limits) error {
 	if !nonceForm.MatchString(nonce) {
 		return fmt.Errorf("internal: bad nonce %q", nonce)
 	}
 	days := max(1, int(lim.MaxAge/(24*time.Hour)))
-	if _, err := r.Run(ctx, finishScript(nonce, days, lim.MaxBytes)); err != nil {
+	if _, err := r.Run(ctx, finishScript(nonce, days, lim.MaxBytes, !lim.Wait)); err != nil {
 		return stepError("cleaning the context cache", err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -228,6 +229,7 @@ func prepare(t *testing.T, n localNode, s *buildcontext.Snapshot, extras map[str
 
 func finish(t *testing.T, n localNode, id string, lim Limits) {
 	t.Helper()
+	lim.Wait = true
 	if err := Finish(context.Background(), n, id, lim); err != nil {
 		t.Fatal(err)
 	}
@@ -304,8 +306,8 @@ func TestAnUploadCutShortIsNeverUsed(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The files arrive, the end does not.
-			cut := full.Bytes()[:full.Len()-200]
-			if _, err := n.RunInput(ctx, assembleScript(id, plan.total(lack)), bytes.NewReader(cut)); err == nil {
+			cut := append([]byte(fmt.Sprintf("go %d\n", plan.total(lack))), full.Bytes()[:full.Len()-200]...)
+			if _, err := n.RunInput(ctx, assembleScript(id), bytes.NewReader(cut)); err == nil {
 				t.Fatal("a stream cut short was taken")
 			}
 			if blobs, _ := os.ReadDir(filepath.Join(n.cache(), "blobs")); len(blobs) != 0 {

@@ -1,13 +1,11 @@
 package nodecache
 
-import (
-	"fmt"
-	"strconv"
-)
+import "fmt"
 
 // The node's side of the protocol: POSIX sh scripts using only POSIX
 // utilities (plus gzip), run as the SSH user, two per build call (the
-// lists, then the files and the context), plus one to clean up. The cache
+// lists, then the files and the context; the second starts with the
+// first, to wait for its input), plus one to clean up. The cache
 // is
 //
 //	${XDG_CACHE_HOME:-$HOME/.cache}/farm/context/   0700
@@ -90,17 +88,20 @@ lacking
 `, nonce, exitNoTool, exitNotWritten, exitInput, exitStore)
 }
 
-// assembleScript receives a call's files and context: a gzipped tar of
-// the files the call lacked (u/KEY), the copies it could not make (d/N),
-// the context (ctx/, every file a hard link to k/KEY, u/KEY or d/N), the
+// assembleScript receives a call's files and context. It starts with
+// prepareScript and waits for a line "go ENTRIES" on its standard input,
+// sent once prepareScript is done; then comes a gzipped tar of the files
+// the call lacked (u/KEY), the copies it could not make (d/N), the
+// context (ctx/, every file a hard link to k/KEY, u/KEY or d/N), the
 // Containerfile when it lies outside (cf/), ending with the end marker
-// after entries entries. Only once it all arrived are the files received
+// after ENTRIES entries. Only once it all arrived are the files received
 // moved into the cache.
-func assembleScript(nonce string, entries int) string {
+func assembleScript(nonce string) string {
 	return prelude + fmt.Sprintf(`n=%s
 b=$c/builds/$n
-[ -d "$b/ctx" ] || exit %d
-if ! (umask 0 && cd "$b" && gzip -dc | tar -xf -) || [ "$(cat "$b/farm-end" 2>/dev/null)" != '%s' ]; then
+read -r word entries || exit %d
+[ "$word" = go ] && [ -d "$b/ctx" ] || exit %d
+if ! (umask 0 && cd "$b" && gzip -dc | tar -xf -) || [ "$(cat "$b/farm-end" 2>/dev/null)" != "farm-end $entries" ]; then
 	echo "farm: the files and the context did not arrive whole" >&2
 	exit %d
 fi
@@ -108,25 +109,33 @@ rm -f -- "$b/farm-end"
 if [ -d "$b/u" ]; then
 	(cd "$b/u" && ls | xargs sh -c 'mv -f -- "$@" "$0"' "$c/blobs") || exit %d
 fi
-`, nonce, exitNotWritten, endLine(entries), exitReceived, exitStore)
+`, nonce, exitInput, exitNotWritten, exitReceived, exitStore)
 }
 
-// finishScript removes a call's directory, what calls of more than two
-// days ago left (their client went away), the blobs unused for
-// maxAgeDays days and, when the blobs take more than maxBytes, the least
-// recently used ones down to 90%% of it.
-func finishScript(nonce string, maxAgeDays int, maxBytes int64) string {
+// finishScript removes a call's directory, then bounds the cache: it
+// removes what calls of more than two days ago left (their client went
+// away), the blobs unused for maxAgeDays days and, when the blobs take
+// more than maxBytes, the least recently used ones down to 90%% of it. In
+// the background, the script ends once the directory is gone and the
+// rest goes on, detached.
+func finishScript(nonce string, maxAgeDays int, maxBytes int64, background bool) string {
+	detach := ""
+	if background {
+		detach = "</dev/null >/dev/null 2>&1 &"
+	}
 	return prelude + fmt.Sprintf(`n=%s
-rm -rf -- "$c/builds/$n" "$c/tmp/$n"
+rm -rf -- "$c/builds/$n"
 [ -d "$c/blobs" ] || exit 0
-find "$c/builds/." "$c/tmp/." ! -name . -prune -mtime +1 -exec rm -rf -- {} +
-find "$c/blobs/." ! -name . -prune -type f -ctime +%d -exec rm -f -- {} +
-used=$(du -sk "$c/blobs" | awk '{ print $1 }')
-if [ "$used" -gt %d ]; then
-	(cd "$c/blobs" && ls -lnct | awk -v keep=%d '/^-/ { s += $5; if (s > keep) print $NF }' | xargs rm -f --)
-fi
+(
+	find "$c/builds/." "$c/tmp/." ! -name . -prune -mtime +1 -exec rm -rf -- {} +
+	find "$c/blobs/." ! -name . -prune -type f -ctime +%d -exec rm -f -- {} +
+	used=$(du -sk "$c/blobs" | awk '{ print $1 }')
+	if [ "$used" -gt %d ]; then
+		cd "$c/blobs" && ls -lnct | awk -v keep=%d '/^-/ { s += $5; if (s > keep) print $NF }' | xargs rm -f --
+	fi
+) %s
 exit 0
-`, nonce, maxAgeDays-1, maxBytes/1024, maxBytes/10*9)
+`, nonce, maxAgeDays-1, maxBytes/1024, maxBytes/10*9, detach)
 }
 
 // pruneScript prints the cache's size in KiB, its number of blobs and,
@@ -148,6 +157,3 @@ after=$(du -sk "$c" | awk '{ print $1 }')
 echo "$before $files $after"
 `, dry)
 }
-
-// endLine is the end marker's content as $(cat) gives it back.
-func endLine(n int) string { return "farm-end " + strconv.Itoa(n) }

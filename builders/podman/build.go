@@ -19,6 +19,7 @@ import (
 	imagetypes "go.podman.io/image/v5/types"
 
 	"github.com/farmbuild/farm/buildcontext"
+	"github.com/farmbuild/farm/buildcontext/nodecache"
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/platform"
@@ -33,6 +34,10 @@ import (
 // without the cache rather than silently lost.
 func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.PlatformImage, error) {
 	cs := &contextSession{}
+	if _, ok := e.conn.(nodecache.Runner); ok && req.Snapshot != nil {
+		// Listed while the node is asked what it holds.
+		go func() { _, _ = req.Snapshot.Entries(ctx) }()
+	}
 	call := e.buildOnce(ctx, req, nil, cs)
 	calls := []buildCall{call}
 	// Each call's list goes once its images are named.
