@@ -104,13 +104,15 @@ func pruneNode(ctx context.Context, c config.Connection, open engine.Opener, opt
 		return res, true
 	}
 	defer n.Close()
-	if n.Conn != nil {
+	// The context cache last, so that what it frees is not counted as the
+	// images'.
+	defer func() {
 		u, err := nodecache.Prune(ctx, n.Conn, opts.DryRun)
 		res.ContextCache = &ContextCacheUsage{Usage: u}
 		if err != nil {
 			res.ContextCache.Error = err.Error()
 		}
-	}
+	}()
 	id := n.Conn.Identity()
 	present, err := n.Builder.Existing(ctx, opts.Built[id])
 	if err != nil {
