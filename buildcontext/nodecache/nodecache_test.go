@@ -489,3 +489,21 @@ func TestAContainerfileOutsideTheContextGoesBesideIt(t *testing.T) {
 		t.Errorf("the Containerfile went into the context: %v", err)
 	}
 }
+
+// FuzzParsePrepared: whatever a node answers, farm takes only an
+// absolute directory and keys of the context, each once.
+func FuzzParsePrepared(f *testing.F) {
+	key := (buildcontext.Entry{Mode: 0o644, MTime: 1}).Key()
+	f.Add([]byte("/home/u/.cache/farm/context/builds/0123456789abcdef\n" + key + "\n"))
+	f.Add([]byte("relative\n"))
+	f.Add([]byte("/d\n" + key + "\n" + key + "\n"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		dir, lacking, err := parsePrepared(out, []string{key})
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(dir, "/") || len(lacking) > 1 || (len(lacking) == 1 && lacking[0] != key) {
+			t.Fatalf("parsePrepared(%q) = %q, %q", out, dir, lacking)
+		}
+	})
+}
