@@ -52,7 +52,7 @@ for t in gzip tar ln cp mv rm mkdir chmod touch find ls awk xargs du cat pwd; do
 done
 mkdir -p "$c/blobs" "$c/builds" "$c/tmp" && chmod 700 "$c" "$c/blobs" "$c/builds" "$c/tmp" || exit %[3]d
 b=$c/builds/$n
-mkdir "$b" "$b/k" "$b/d" "$b/ctx" && : >"$b/want" && : >"$b/dups" || exit %[3]d
+mkdir "$b" "$b/k" "$b/d" "$b/u" "$b/ctx" && : >"$b/want" && : >"$b/dups" || exit %[3]d
 gzip -dc | awk -v want="$b/want" -v dups="$b/dups" '
 	$1 == "w" { print $2, $3 > want; n++ }
 	$1 == "d" { print $2, $3 > dups; n++ }
@@ -106,7 +106,7 @@ if ! (umask 0 && cd "$b" && gzip -dc | tar -xf -) || [ "$(cat "$b/farm-end" 2>/d
 	exit %d
 fi
 rm -f -- "$b/farm-end"
-if [ -d "$b/u" ]; then
+if [ -n "$(ls "$b/u")" ]; then
 	(cd "$b/u" && ls | xargs sh -c 'mv -f -- "$@" "$0"' "$c/blobs") || exit %d
 fi
 `, nonce, exitInput, exitNotWritten, exitReceived, exitStore)
