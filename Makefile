@@ -54,7 +54,7 @@ farm-stop: ## Stop the local test farm
 	hack/testfarm.sh stop
 
 fuzz: ## Run each fuzz target for a while
-	for t in platform:FuzzParsePlatform platform:FuzzParseBinfmt transport:FuzzParseDestination containerfile:FuzzParse containerfile:FuzzCheck logline:FuzzSanitize logline:FuzzSplitter bake:FuzzParseHCL bake:FuzzParseJSON bake:FuzzParseCompose; do \
+	for t in platform:FuzzParsePlatform platform:FuzzParseBinfmt transport:FuzzParseDestination containerfile:FuzzParse containerfile:FuzzCheck containerfile:FuzzWritableMounts buildcontext:FuzzParseKey buildcontext:FuzzUpload buildcontext/nodecache:FuzzParsePrepared logline:FuzzSanitize logline:FuzzSplitter bake:FuzzParseHCL bake:FuzzParseJSON bake:FuzzParseCompose; do \
 		$(GO) test -tags '$(TAGS)' ./$${t%%:*} -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime 30s || exit 1; done
 
 bench: build ## Benchmarks on the test farm, written to docs/benchmarks.md

@@ -268,7 +268,8 @@ func clientID(ro *rootOptions) string {
 	return ""
 }
 
-// schedulingFacts gives the build its blob store and what the scheduler
+// schedulingFacts gives the build its blob store (and the spool of its
+// context), the switch of the nodes' context caches, and what the scheduler
 // weighs beyond the nodes' own facts: the user's weights and how long each
 // node's last builds took. Unreadable weights or records only cost
 // scheduling quality.
@@ -276,9 +277,11 @@ func schedulingFacts(ro *rootOptions, bo *farm.BuildOptions) {
 	if cache, err := cacheDir(); err == nil {
 		bo.StoreDir = filepath.Join(cache, "store")
 		bo.StoreMax = storeMax(ro)
+		bo.ContextSpool = filepath.Join(cache, "spool")
 	} else {
 		ro.logger.Warn("no blob store: images will be streamed whole", "error", err)
 	}
+	bo.NoContextCache = os.Getenv("FARM_CONTEXT_CACHE") == "off"
 	bo.Weights, _ = ro.store.Weights()
 	state, err := stateDir()
 	if err != nil {

@@ -5,6 +5,7 @@ package cmd
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/farmbuild/farm/transport"
 )
 
 // nodeSockets are the local API sockets of the two podman nodes.
@@ -55,7 +58,7 @@ func TestE2EBuildSecretNotLeftBehind(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dir, "podman-build-secret-*")); len(left) > 0 {
 		t.Errorf("secret copies left in the context directory: %v", left)
 	}
-	for _, root := range []string{theFarm.dir, "/var/tmp", "/tmp"} {
+	for _, root := range []string{theFarm.dir, "/var/tmp", "/tmp", nodeContextCache(t)} {
 		out, _ := exec.Command("grep", "-rl", "--exclude-dir=overlay", secret, root).Output()
 		for _, f := range strings.Fields(string(out)) {
 			if !strings.HasPrefix(f, filepath.Dir(secretFile)) {
@@ -87,6 +90,22 @@ func TestE2EBuildCleanup(t *testing.T) {
 	if got := platformsOf(ociLayout{t: t, dir: dest}.index("1")); got != "linux/amd64,linux/arm64" {
 		t.Errorf("the result must survive --cleanup: %s", got)
 	}
+}
+
+// nodeContextCache is the test farm's context cache: its nodes are this
+// machine, reached as one SSH user.
+func nodeContextCache(t *testing.T) string {
+	t.Helper()
+	conn, err := transport.Connect(context.Background(), "p1", theFarm.podman1, theFarm.identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	out, err := conn.Run(context.Background(), `printf %s "${XDG_CACHE_HOME:-$HOME/.cache}/farm/context"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
 }
 
 // layoutBlobWith returns a blob of the OCI layout whose content, or whose

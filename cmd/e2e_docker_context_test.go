@@ -230,15 +230,15 @@ func contextsApart(t *testing.T, e engineNode) {
 	}
 }
 
-// sentLine is the line a node's build reports its context with.
-var sentLine = regexp.MustCompile(`\] sent the build context \(([^)]*)\) for (\S+): (\S+) in `)
+// dockerSentLine is the line a node's build reports its context with.
+var dockerSentLine = regexp.MustCompile(`\] sent the build context \(([^)]*)\) for (\S+): (\S+) in `)
 
 // contextSent returns, by platform, the bytes a build reports it sent as
 // context, and fails unless they went through the BuildKit session.
 func contextSent(t *testing.T, errOut string) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
-	for _, m := range sentLine.FindAllStringSubmatch(errOut, -1) {
+	for _, m := range dockerSentLine.FindAllStringSubmatch(errOut, -1) {
 		if !strings.HasPrefix(m[1], "BuildKit session") {
 			t.Errorf("the context did not go through the BuildKit session: %s", m[0])
 		}

@@ -26,7 +26,8 @@ func newPruneCmd(ro *rootOptions) *cobra.Command {
 		Long: `Remove from every node of the farm the images farm built there, as its
 build records list them: never anything farm did not create, and never the
 images of the newest pushed build (unless --all) or of a build still
-running. Reports the space freed per node.`,
+running. Empties each node's context cache (the files earlier builds sent,
+kept for the SSH user). Reports the space freed per node.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runPrune(cmd.Context(), ro, opts, cmd)
@@ -74,9 +75,10 @@ func runPrune(ctx context.Context, ro *rootOptions, opts *pruneOptions, cmd *cob
 		if opts.dryRun {
 			verb = "WOULD REMOVE"
 		}
-		t := newTable(cmd.OutOrStdout(), "NODE", verb, "KEPT", "FREED", "ERROR")
+		t := newTable(cmd.OutOrStdout(), "NODE", verb, "KEPT", "FREED", "CONTEXT CACHE", "ERROR")
 		for _, p := range res {
-			t.row(p.Node, len(p.Removed), p.Kept, humanBytes(p.FreedBytes), orDash(p.Error))
+			cache, errText := contextCacheCell(p, opts.dryRun)
+			t.row(p.Node, len(p.Removed), p.Kept, humanBytes(p.FreedBytes), cache, orDash(errText))
 		}
 		if err := t.flush(); err != nil {
 			return err
@@ -87,6 +89,24 @@ func runPrune(ctx context.Context, ro *rootOptions, opts *pruneOptions, cmd *cob
 		return fmt.Errorf("pruning: %w", pruneErr)
 	}
 	return nil
+}
+
+// contextCacheCell is what the table says of a node's context cache:
+// what was freed (with dryRun, what would be), and the row's errors.
+func contextCacheCell(p farm.NodePrune, dryRun bool) (string, string) {
+	c, errText := p.ContextCache, p.Error
+	switch {
+	case c == nil:
+		return "-", errText
+	case c.Error != "":
+		if errText != "" {
+			errText += "; "
+		}
+		return "-", errText + "context cache: " + c.Error
+	case dryRun:
+		return fmt.Sprintf("%s in %d files", humanBytes(c.Bytes), c.Blobs), errText
+	}
+	return humanBytes(c.FreedBytes), errText
 }
 
 // storeReport is what farm prune did, or would do, to the client's blob

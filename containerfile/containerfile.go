@@ -166,3 +166,21 @@ func Excludes(contextDir, containerfile string) ([]string, error) {
 	}
 	return []string{}, nil
 }
+
+// mountFlag matches a RUN --mount flag's options.
+var mountFlag = regexp.MustCompile(`--mount[= ]([^\s\\]+)`)
+
+// WritableMounts reports whether a RUN step mounts something read-write
+// (--mount=...,rw or readwrite): podman before 5.7 mounts the build
+// context itself that way, so its RUN steps can write into it.
+func WritableMounts(data []byte) bool {
+	for _, m := range mountFlag.FindAllSubmatch(data, -1) {
+		for _, opt := range strings.Split(string(m[1]), ",") {
+			switch strings.ToLower(strings.Trim(opt, `"'`)) {
+			case "rw", "readwrite", "rw=true", "readwrite=true", "ro=false", "readonly=false":
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -94,3 +94,29 @@ func TestExcludesPrefersTheContainerfilesOwnIgnoreFile(t *testing.T) {
 		t.Errorf("<Containerfile>.dockerignore wins: %v", got)
 	}
 }
+
+func TestWritableMounts(t *testing.T) {
+	for cf, want := range map[string]bool{
+		"FROM a\nRUN --mount=type=bind,target=/c,rw make\n":         true,
+		"FROM a\nRUN --mount=type=bind,readwrite,target=/c true\n":  true,
+		"FROM a\nRUN --mount=type=bind,target=/c,ro=false true\n":   true,
+		"FROM a\nRUN --mount=type=bind,target=/c true\n":            false,
+		"FROM a\nRUN --mount=type=cache,target=/root/.cache true\n": false,
+		"FROM a\nRUN echo rw --mount\n":                             false,
+		"FROM a\nRUN --mount=type=bind,target=/c \\\n  make rw\n":   false,
+	} {
+		if got := WritableMounts([]byte(cf)); got != want {
+			t.Errorf("WritableMounts(%q) = %v, want %v", cf, got, want)
+		}
+	}
+}
+
+func FuzzWritableMounts(f *testing.F) {
+	f.Add([]byte("FROM a\nRUN --mount=type=bind,rw true\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Adding a read-write mount is always seen.
+		if !WritableMounts(append(data, []byte("\nRUN --mount=type=bind,rw true\n")...)) {
+			t.Fatalf("a read-write mount after %q was not seen", data)
+		}
+	})
+}

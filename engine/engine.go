@@ -11,6 +11,8 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/farmbuild/farm/buildcontext"
 )
 
 // Builder is what farm needs from every node's container engine. The
@@ -74,7 +76,8 @@ type Link interface {
 	Forward(ctx context.Context, dir string) (string, func(), error)
 	// Run runs a POSIX shell script on the node and returns its output.
 	Run(ctx context.Context, script string) ([]byte, error)
-	// Sent counts the bytes that went to the engine, through DialEngine or Forward.
+	// Sent counts the bytes that went to the node: to the engine through
+	// DialEngine or Forward, and to scripts as their input.
 	Sent() int64
 }
 
@@ -117,6 +120,10 @@ type NodeBuild struct {
 	// Excludes are the build's ignore patterns (package containerfile
 	// reads them once for all engines); nil means the engine's own choice.
 	Excludes []string
+	// Snapshot is the context listed once for the whole build, from which
+	// a driver that keeps contexts on its node sends only what the node
+	// lacks; nil when the whole context is to be sent.
+	Snapshot *buildcontext.Snapshot
 	// Platforms are the platforms this node builds.
 	Platforms []ocispec.Platform
 	// Instructions say how to build, the same for every node.

@@ -16,6 +16,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/farmbuild/farm/buildcontext"
 	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/containerfile"
 	"github.com/farmbuild/farm/engine"
@@ -66,6 +67,13 @@ type BuildOptions struct {
 	// ClientID is this client's ID (ClientID), for the engines that keep
 	// a build context between builds; "" makes each build's key new.
 	ClientID string
+	// ContextSpool is where the context's files, compressed once for all
+	// the nodes that lack them, are kept during the build ("" keeps none:
+	// they are compressed for each node).
+	ContextSpool string
+	// NoContextCache sends every node the whole context, as podman does,
+	// instead of what the node's context cache lacks.
+	NoContextCache bool
 	// Weights are the user's node weights (connection update --weight).
 	Weights map[string]float64
 	// History holds, per node and platform, how long the last build took
@@ -209,6 +217,15 @@ func Build(ctx context.Context, conns []config.Connection, open engine.Opener, o
 		for _, p := range pins {
 			log.Info("pinned base", "image", p.Ref, "to", p.Pinned)
 		}
+	}
+	if !opts.NoContextCache {
+		// Listed once, on first use, for all the nodes that keep contexts.
+		snap, err := buildcontext.New(buildcontext.Options{Dir: req.ContextDir, Containerfile: req.Containerfile, Excludes: req.Excludes, SpoolDir: opts.ContextSpool})
+		if err != nil {
+			return nil, err
+		}
+		defer snap.Close()
+		req.Snapshot = snap
 	}
 	d := newDispatcher(ctx, plan, nodes, req, opts)
 	d.more = planner.openRest

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/farmbuild/farm/buildcontext/nodecache"
 	"github.com/farmbuild/farm/config"
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
@@ -44,10 +45,22 @@ type NodePrune struct {
 	FreedBytes int64 `json:"freedBytes"`
 	// Error says why the node could not be pruned.
 	Error string `json:"error,omitempty"`
+	// ContextCache is the node's context cache (the SSH user's): its size
+	// and what was freed; nil when the node could not be reached.
+	ContextCache *ContextCacheUsage `json:"contextCache,omitempty"`
+}
+
+// ContextCacheUsage is what Prune found, and freed, of a node's context
+// cache.
+type ContextCacheUsage struct {
+	nodecache.Usage
+	// Error says why the cache could not be read or emptied.
+	Error string `json:"error,omitempty"`
 }
 
 // Prune removes from every node the images farm's records say it built
-// there (and only those), except the ones opts keeps. Nodes are
+// there (and only those), except the ones opts keeps, and empties the
+// node's context cache (package buildcontext/nodecache). Nodes are
 // pruned in parallel; one that cannot be reached is reported and does not
 // stop the others.
 func Prune(ctx context.Context, conns []config.Connection, open engine.Opener, opts PruneOptions) ([]NodePrune, error) {
@@ -91,6 +104,15 @@ func pruneNode(ctx context.Context, c config.Connection, open engine.Opener, opt
 		return res, true
 	}
 	defer n.Close()
+	// The context cache last, so that what it frees is not counted as the
+	// images'.
+	defer func() {
+		u, err := nodecache.Prune(ctx, n.Conn, opts.DryRun)
+		res.ContextCache = &ContextCacheUsage{Usage: u}
+		if err != nil {
+			res.ContextCache.Error = err.Error()
+		}
+	}()
 	id := n.Conn.Identity()
 	present, err := n.Builder.Existing(ctx, opts.Built[id])
 	if err != nil {

@@ -3,6 +3,8 @@ package farm
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -38,6 +40,17 @@ func (s *imageStore) Remove(_ context.Context, ids []string) error {
 }
 
 func TestPruneRemovesOnlyWhatTheRecordsListAndReportsDownNodes(t *testing.T) {
+	// The nodes are this machine: their context cache is in this HOME.
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CACHE_HOME", "")
+	blob := filepath.Join(home, ".cache/farm/context/blobs/0000-644-1")
+	if err := os.MkdirAll(filepath.Dir(blob), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blob, make([]byte, 8192), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	store := &imageStore{fakeBuilder: fakeBuilder{name: "ok"}, images: map[string]bool{"a": true, "b": true, "k": true, "teammate": true}}
 	open := func(_ context.Context, l engine.Link) (engine.Builder, error) {
 		if l.Node() == "down" {
@@ -56,7 +69,19 @@ func TestPruneRemovesOnlyWhatTheRecordsListAndReportsDownNodes(t *testing.T) {
 		t.Fatalf("--dry-run: %+v, %v, removed %v", dry, err, store.removed)
 	}
 
+	if c := dry[0].ContextCache; c == nil || c.Blobs != 1 || c.Bytes < 8192 || c.FreedBytes != -1 {
+		t.Errorf("--dry-run: the context cache %+v", c)
+	}
+	if _, err := os.Stat(blob); err != nil {
+		t.Errorf("--dry-run emptied the context cache: %v", err)
+	}
 	res, err := Prune(context.Background(), conns, open, opts)
+	if c := res[0].ContextCache; c == nil || c.Blobs != 1 || c.FreedBytes < 8192 || c.Error != "" {
+		t.Errorf("the context cache %+v", c)
+	}
+	if _, err := os.Stat(blob); !os.IsNotExist(err) {
+		t.Errorf("prune left the context cache's blob: %v", err)
+	}
 	if !errors.Is(err, errdefs.ErrNodeDown) || !strings.Contains(err.Error(), "down") {
 		t.Errorf("a node that cannot be reached is reported as down: %v", err)
 	}

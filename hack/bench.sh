@@ -13,7 +13,8 @@ hack/testfarm.sh start >/dev/null
 . "$(hack/testfarm.sh env)"
 
 work=$(mktemp -d /tmp/farm-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+proxy_pid=
+trap '[ -z "$proxy_pid" ] || kill "$proxy_pid"; rm -rf "$work"' EXIT
 export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_CACHE_HOME=$work/home/.cache XDG_STATE_HOME=$work/home/.state
 export CONTAINERS_CONF=$work/containers.conf SSH_AUTH_SOCK=
 mkdir -p "$HOME/.ssh" && cp "$FARM_TEST_KNOWN_HOSTS" "$HOME/.ssh/known_hosts" && : >"$CONTAINERS_CONF"
@@ -171,6 +172,56 @@ bake_s=$(secs "$t0" "$t1")
 bake_serial_s=$(secs "$t2" "$t3")
 bake_bytes=$(sent "$work/bake.log")
 bake_serial_bytes=$(sent "$work/serial.log")
+echo "== 6. the build context on the podman 5.8.6 node: from its cache, whole, and podman --remote" >&2
+# Every byte to the node goes through a counting proxy in front of sshd.
+go build -o "$work/tcpcount" ./hack/tcpcount
+"$work/tcpcount" 127.0.0.1:0 "127.0.0.1:$FARM_TEST_SSH_PORT" "$work/count" >"$work/tcpcount.addr" &
+proxy_pid=$!
+for _ in $(seq 50); do [ -s "$work/tcpcount.addr" ] && break; sleep 0.1; done
+proxy_port=$(sed 's/.*://' "$work/tcpcount.addr")
+sed "s/^\[127.0.0.1\]:$FARM_TEST_SSH_PORT /[127.0.0.1]:$proxy_port /" "$FARM_TEST_KNOWN_HOSTS" >>"$HOME/.ssh/known_hosts"
+uri5=${FARM_TEST_PODMAN5_URI/:$FARM_TEST_SSH_PORT\//:$proxy_port/}
+"$farm" connection add --identity "$FARM_TEST_IDENTITY" p5 "$uri5" >/dev/null
+"$farm" create five p5 >/dev/null
+podman5=$FARM_TEST_DIR/cache/podman-5.8.6
+mkdir -p "$work/ctx/big" "$work/ctx/small" "$XDG_CONFIG_HOME" "$work/run"
+for i in $(seq 1 100); do head -c 1048576 /dev/urandom >"$work/ctx/big/$i.bin"; done
+for i in $(seq 1 200); do echo "small file $i $RANDOM$RANDOM" >"$work/ctx/small/$i.txt"; done
+printf 'FROM scratch\nCOPY small/1.txt /\n' >"$work/ctx/Containerfile"
+ctx_bytes=$(du -sb "$work/ctx" | cut -f1)
+sent_total() { cut -d' ' -f1 "$work/count"; }
+# context_s: the seconds farm says sending the context took.
+context_s() { sed -n 's/.*sent the build context.* in \([0-9.]*\)\(m*s\)$/\1 \2/p' "$1" | awk '{ printf "%.2f", $2 == "ms" ? $1 / 1000 : $1 }'; }
+ctx_build() { # cache|whole|remote -> "BYTES SECONDS CONTEXT-SECONDS" (bytes sent to the node)
+	local before t0 t1
+	before=$(sent_total)
+	: >"$work/ctx.log"
+	t0=$(now)
+	case $1 in
+	cache) "$farm" build --farm five --no-cache --progress plain --platforms linux/amd64 --output type=oci,dest="$work/ctx-o" -t ctx:1 "$work/ctx" >"$work/ctx.log" 2>&1 ;;
+	whole) FARM_CONTEXT_CACHE=off "$farm" build --farm five --no-cache --progress plain --platforms linux/amd64 --output type=oci,dest="$work/ctx-o" -t ctx:1 "$work/ctx" >"$work/ctx.log" 2>&1 ;;
+	remote) XDG_RUNTIME_DIR=$work/run "$podman5" --remote --url "$uri5" --identity "$FARM_TEST_IDENTITY" build --no-cache -q -t localhost/farm-bench-ctx "$work/ctx" >/dev/null 2>&1 ;;
+	esac
+	t1=$(now)
+	sleep 0.3 # the proxy counts a connection when it closes
+	echo "$(($(sent_total) - before)) $(secs "$t0" "$t1") $(context_s "$work/ctx.log")"
+}
+ctx_case() { # -> cache, whole and remote: bytes, seconds, context seconds (none for remote)
+	echo "$(ctx_build cache) $(ctx_build whole) $(ctx_build remote)"
+}
+read -r cold_b cold_s cold_c coldw_b coldw_s coldw_c coldr_b coldr_s <<<"$(ctx_case)"
+read -r same_b same_s same_c samew_b samew_s samew_c samer_b samer_s <<<"$(ctx_case)"
+echo "changed $RANDOM" >>"$work/ctx/small/2.txt"
+small_size=$(stat -c %s "$work/ctx/small/2.txt")
+read -r small_b small_s small_c smallw_b smallw_s smallw_c smallr_b smallr_s <<<"$(ctx_case)"
+head -c 1048576 /dev/urandom >"$work/ctx/big/7.bin"
+read -r big_b big_s big_c bigw_b bigw_s bigw_c bigr_b bigr_s <<<"$(ctx_case)"
+podman --url "unix://$FARM_TEST_PODMAN5_SOCK" rmi localhost/farm-bench-ctx >/dev/null 2>&1 || true
+kib() { echo "$1 / 1024" | bc -l | xargs printf '%.1f'; }
+pct() { echo "100 * $1 / $2" | bc -l | xargs printf '%.2f'; }
+ctx_row() { # label bytes s context-s whole-bytes whole-s whole-context-s remote-bytes remote-s
+	echo "| $1 | $(mib "$2") MiB in $3 s (context: $4 s) | whole context: $(mib "$5") MiB in $6 s (context: $7 s); podman --remote: $(mib "$8") MiB in $9 s | $(ratio "$5" "$(( $2 > 0 ? $2 : 1 ))")x fewer bytes; context $(ratio "$7" "$4")x, whole command $(ratio "$6" "$3")x faster than the whole context |"
+}
 
 echo "== 3. scheduler on 200 nodes" >&2
 sched=$(cd "$repo" && go test -run '^$' -bench BenchmarkAssign200x12 -benchtime 200x ./schedule | grep '^BenchmarkAssign')
@@ -198,6 +249,10 @@ moving whole images; over a real network the bytes in 2a and 2b decide.
 | 4a | a cached one-platform build (COPY-only, into an OCI layout) on farms of 4, 8 and 16 nodes, against the same build on a 1-node farm (median of 3) | 4: ${cached_4} s, 8: ${cached_8} s, 16: ${cached_16} s | 1 node: ${cached_1} s | 16 nodes: $(ratio "$cached_16" "$cached_1")x the 1-node time (goal ≤ 1.2) |
 | 4b | the same build on the 4-node farm plus one node that refuses connections and one whose engine socket is missing | ${cached_dead} s | the 4-node farm: ${cached_4} s | $(ratio "$cached_dead" "$cached_4")x (goal ≤ 1.1) |
 | 5 | \`farm bake\` of a base and two images \`FROM\` it (\`target:\` contexts, COPY + a small RUN), each for linux/amd64 and linux/arm64 (emulated), on 2 nodes, against the same three \`farm build\`s one after another (the base pushed to the test registry, the two others \`FROM\` it) | ${bake_s} s, build contexts sent: $(mib "$bake_bytes") MiB | ${bake_serial_s} s, build contexts sent: $(mib "$bake_serial_bytes") MiB | $(ratio "$bake_serial_s" "$bake_s")x faster |
+$(ctx_row "6a | $(mib "$ctx_bytes") MiB context (100 random 1 MiB files, 200 small ones) on the podman 5.8.6 node, cold: bytes to the node over SSH" "$cold_b" "$cold_s" "$cold_c" "$coldw_b" "$coldw_s" "$coldw_c" "$coldr_b" "$coldr_s")
+$(ctx_row "6b | the same, unchanged (goal: under 1% of the context: $(pct "$same_b" "$ctx_bytes")%; at most half the whole context's time)" "$same_b" "$same_s" "$same_c" "$samew_b" "$samew_s" "$samew_c" "$samer_b" "$samer_s")
+$(ctx_row "6c | the same, one small file ($small_size bytes) changed: $(kib "$small_b") KiB" "$small_b" "$small_s" "$small_c" "$smallw_b" "$smallw_s" "$smallw_c" "$smallr_b" "$smallr_s")
+$(ctx_row "6d | the same, one 1 MiB file rewritten (goal: under 2 MiB)" "$big_b" "$big_s" "$big_c" "$bigw_b" "$bigw_s" "$bigw_c" "$bigr_b" "$bigr_s")
 | 3 | scheduler, simulated farm of 200 nodes and 12 platforms (\`BenchmarkAssign200x12\`) | ${sched_ns} ns per plan | makespan against a lower bound no schedule can beat | ${sched_ratio} (1.00 is optimal) |
 
 How each is measured:
@@ -216,8 +271,17 @@ How each is measured:
 5. One plan for the whole bake: the base's two platforms on the two nodes,
    each dependent platform on the node holding its base's image, the two
    dependents at the same time. Context bytes are the sum of the nodes'
-   "sent the build context" lines (each node build sends the whole context
-   until podman nodes keep contexts between builds).
+   "sent the build context" lines.
+6. A context of 100 random 1 MiB files and 200 small ones whose
+   Containerfile copies one small file, built with \`--no-cache\` into an
+   OCI layout on the podman 5.8.6 node: by farm from the node's context
+   cache, by farm with the whole context (\`FARM_CONTEXT_CACHE=off\`, as
+   before the cache), and by \`podman --remote build\` (podman 5.8.6), in
+   turn for each case. Bytes are all those sent to the node's sshd (a
+   counting proxy in front of it: SSH framing, the API and the context);
+   times are the whole command's (connecting, building, and for farm
+   bringing the image back), and, for farm, the part it reports for the
+   context (\`sent the build context ... in\`).
 3. \`go test -bench BenchmarkAssign200x12 ./schedule\`; the lower bound is the
    longer of the longest job's fastest finish and all work spread evenly over
    all nodes.

@@ -53,8 +53,9 @@ func (c *Conn) Node() string { return c.Name }
 // Socket is the engine's API socket path on the node.
 func (c *Conn) Socket() string { return c.Dest.Socket }
 
-// Sent is how many bytes went to the engine so far, through DialEngine's
-// streams and Forward's: the build context, mostly, while a build runs.
+// Sent is how many bytes went to the node so far: to the engine through
+// DialEngine's streams and Forward's, and to the scripts RunInput ran (the
+// build context, mostly, while a build runs).
 func (c *Conn) Sent() int64 { return c.sent.Load() }
 
 // Connect opens the connection called name to uri (ssh:// or unix://),
@@ -152,14 +153,27 @@ func (c *Conn) DialEngine(ctx context.Context) (net.Conn, error) {
 // returns its standard output. A non-zero exit is an error
 // that carries the script's standard error.
 func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
+	return c.run(ctx, script, nil)
+}
+
+// RunInput runs a script as Run does, with stdin as its standard input.
+// What it reads of stdin counts in Sent.
+func (c *Conn) RunInput(ctx context.Context, script string, stdin io.Reader) ([]byte, error) {
+	if stdin == nil {
+		return c.run(ctx, script, nil)
+	}
+	return c.run(ctx, script, &countingReader{r: stdin, n: &c.sent})
+}
+
+func (c *Conn) run(ctx context.Context, script string, stdin io.Reader) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	var err error
 	if c.client == nil {
 		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", script)
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
 		err = cmd.Run()
 	} else {
-		err = c.runSSH(ctx, script, &stdout, &stderr)
+		err = c.runSSH(ctx, script, stdin, &stdout, &stderr)
 	}
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
@@ -171,7 +185,7 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
-func (c *Conn) runSSH(ctx context.Context, script string, stdout, stderr io.Writer) error {
+func (c *Conn) runSSH(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) error {
 	command, err := shWrap(script)
 	if err != nil {
 		return err
@@ -181,7 +195,7 @@ func (c *Conn) runSSH(ctx context.Context, script string, stdout, stderr io.Writ
 		return fmt.Errorf("opening ssh session: %w", err)
 	}
 	defer sess.Close()
-	sess.Stdout, sess.Stderr = stdout, stderr
+	sess.Stdin, sess.Stdout, sess.Stderr = stdin, stdout, stderr
 	stop := context.AfterFunc(ctx, func() {
 		_ = sess.Signal(ssh.SIGTERM)
 		sess.Close()
@@ -313,4 +327,16 @@ func (c *countingConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return errors.ErrUnsupported
+}
+
+// countingReader adds the bytes read through it to n as they pass.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }

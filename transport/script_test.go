@@ -129,3 +129,23 @@ func TestRunUsesBinShNotTheLoginShell(t *testing.T) {
 		t.Log("no /proc: the shell running the script was not checked")
 	}
 }
+
+// TestRunInputFeedsTheScript: a script reads its standard input to the
+// end, over SSH and locally, and what it read counts in Sent.
+func TestRunInputFeedsTheScript(t *testing.T) {
+	data := strings.Repeat("0123456789", 100_000)
+	for name, conn := range map[string]*Conn{"ssh": startSSHServer(t, "/bin/sh"), "local": {Dest: Destination{Scheme: "unix"}}} {
+		before := conn.Sent()
+		out, err := conn.RunInput(context.Background(), "wc -c | tr -d ' '", strings.NewReader(data))
+		if err != nil || strings.TrimSpace(string(out)) != "1000000" {
+			t.Errorf("%s: %q, %v", name, out, err)
+		}
+		if sent := conn.Sent() - before; sent != int64(len(data)) {
+			t.Errorf("%s: Sent grew by %d, want %d", name, sent, len(data))
+		}
+		// A script that stops reading early ends the run all the same.
+		if _, err := conn.RunInput(context.Background(), "exit 4", strings.NewReader(data)); err == nil {
+			t.Errorf("%s: a failing script with unread input: no error", name)
+		}
+	}
+}

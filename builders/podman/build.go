@@ -18,6 +18,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	imagetypes "go.podman.io/image/v5/types"
 
+	"github.com/farmbuild/farm/buildcontext"
+	"github.com/farmbuild/farm/buildcontext/nodecache"
 	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/errdefs"
 	"github.com/farmbuild/farm/platform"
@@ -31,7 +33,12 @@ import (
 // platform's image (FROM scratch), and such a platform is built again
 // without the cache rather than silently lost.
 func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.PlatformImage, error) {
-	call := e.buildOnce(ctx, req, nil)
+	cs := &contextSession{}
+	if _, ok := e.conn.(nodecache.Runner); ok && req.Snapshot != nil {
+		// Listed while the node is asked what it holds.
+		go func() { _, _ = req.Snapshot.Entries(ctx) }()
+	}
+	call := e.buildOnce(ctx, req, nil, cs)
 	calls := []buildCall{call}
 	// Each call's list goes once its images are named.
 	defer func() {
@@ -50,7 +57,7 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 			// is judged against what was there before the first call.
 			single := req
 			single.Platforms = req.Platforms[i : i+1]
-			c = e.buildOnce(ctx, single, call.before)
+			c = e.buildOnce(ctx, single, call.before, cs)
 			calls = append(calls, c)
 			id, step, err = c.ids[0], c.steps[0], c.err
 		}
@@ -63,7 +70,7 @@ func (e *Engine) Build(ctx context.Context, req engine.NodeBuild) ([]engine.Plat
 			}
 			single := req
 			single.Platforms, single.NoCache = req.Platforms[i:i+1], true
-			c = e.buildOnce(ctx, single, call.before)
+			c = e.buildOnce(ctx, single, call.before, cs)
 			calls = append(calls, c)
 			id, step, err = c.ids[0], c.steps[0], c.err
 			if id != "" {
@@ -109,8 +116,9 @@ type buildCall struct {
 
 // buildOnce runs one build call. before, when not nil, stands for the
 // images that were there before the build: those the call finds are not
-// farm's.
-func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild, before map[string]bool) buildCall {
+// farm's. The call's context comes from the node's context cache when cs
+// allows.
+func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild, before map[string]bool, cs *contextSession) buildCall {
 	n := len(req.Platforms)
 	call := buildCall{nonce: newNonce(), ids: make([]string, n), steps: make([]string, n), committed: make([]bool, n), before: before}
 	opts, err := buildOptions(req, call.nonce, e.dir)
@@ -122,8 +130,21 @@ func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild, before map
 		return call
 	}
 	containersBefore, listErr := e.buildContainers(ctx)
-	sent, start, reported := e.conn.Sent(), time.Now(), false
-	// The context is uploaded before the first output line: report it then.
+	sent, start := e.conn.Sent(), time.Now()
+	placed, err := e.placeContext(ctx, req, call.nonce, cs)
+	if err != nil {
+		call.err = err
+		return call
+	}
+	if placed != nil {
+		defer e.finishContext(ctx, call.nonce)
+		if req.Log != nil {
+			req.Log(nil, sentIncremental(placed.prepared, len(req.Platforms), e.conn.Sent()-sent, time.Since(start)))
+		}
+	}
+	// The whole context is uploaded before the first output line: report
+	// it then.
+	reported := placed != nil
 	log := req.Log
 	tracker := newBuildTracker(req.Platforms, req.BuildArgs, func(p *ocispec.Platform, line string) {
 		if !reported && log != nil {
@@ -153,7 +174,7 @@ func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild, before map
 		case <-bctx.Done():
 		}
 	}()
-	_, err = images.Build(e.ctx(bctx), []string{req.Containerfile}, opts)
+	err = e.callBuild(bctx, req, opts, placed, cs)
 	disconnect()
 	<-stopped
 	call.err = engineReported(err)
@@ -176,9 +197,28 @@ func (e *Engine) buildOnce(ctx context.Context, req engine.NodeBuild, before map
 	return call
 }
 
-// secretCopies matches the copies podman's bindings make of --secret
-// files in the context directory.
-const secretCopies = "podman-build-secret-*"
+// callBuild makes the build API call: from the context placed on the
+// node, else with the whole context, which is also what a call the node
+// answers it has no /libpod/local/build for falls back to.
+func (e *Engine) callBuild(ctx context.Context, req engine.NodeBuild, opts types.BuildOptions, placed *placedContext, cs *contextSession) error {
+	if placed == nil {
+		_, err := images.Build(e.ctx(ctx), []string{req.Containerfile}, opts)
+		return err
+	}
+	local := opts
+	local.ContextDirectory = placed.prepared.Context
+	common := *opts.CommonBuildOpts
+	common.Secrets = nil // the rewriter sends the node's
+	local.CommonBuildOpts = &common
+	_, err := images.BuildFromServerContext(context.WithValue(e.ctx(ctx), rewriteKey{}, placed), []string{placed.prepared.Containerfile}, local)
+	if err != nil && !placed.remote && noLocalBuild(err) && ctx.Err() == nil {
+		e.noLocalBuild.Store(true)
+		cs.off = true
+		e.warnFullContext(req, cs, err.Error())
+		_, err = images.Build(e.ctx(ctx), []string{req.Containerfile}, opts)
+	}
+	return err
+}
 
 // engineReported marks the errors the engine itself sent as
 // *farm.EngineError: an error record in the build stream (the bindings
@@ -238,7 +278,7 @@ func buildOptions(req engine.NodeBuild, nonce, private string) (types.BuildOptio
 		// they send it; several builds from one context at once (one per
 		// node) must not send each other's copies as context files. A
 		// build's own copy is sent apart from the context and is kept.
-		opts.Excludes = append(slices.Clone(req.Excludes), secretCopies)
+		opts.Excludes = append(slices.Clone(req.Excludes), buildcontext.SecretCopies)
 	}
 	for _, p := range req.Platforms {
 		opts.Platforms = append(opts.Platforms, struct{ OS, Arch, Variant string }{p.OS, p.Architecture, p.Variant})

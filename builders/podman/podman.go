@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/blang/semver/v4"
 	"github.com/containers/podman/v5/pkg/bindings"
@@ -41,8 +43,15 @@ type Engine struct {
 	// graphDriver is the store's driver (overlay, vfs...), which names
 	// its containers' directory.
 	graphDriver string
-	// major is the server's major version (0 until Info has run).
-	major uint64
+	// major is the server's major version (0 until Info has run), version
+	// the whole of it.
+	major   uint64
+	version semver.Version
+	// noLocalBuild is set once the server answered that it has no
+	// /libpod/local/build.
+	noLocalBuild atomic.Bool
+	// finishing are the clean-ups of build calls' directories on the node.
+	finishing sync.WaitGroup
 }
 
 // New connects podman's bindings to the engine behind conn. The bindings
@@ -65,11 +74,18 @@ func New(ctx context.Context, conn engine.Link) (*Engine, error) {
 		return nil, fmt.Errorf("podman API on %s: %w", conn.Node(), err)
 	}
 	e.values = context.WithoutCancel(values)
+	// Build calls that use the node's context cache are rewritten on
+	// their way (see rewriter); the connection is not in use yet.
+	if c, err := bindings.GetClient(e.values); err == nil && c.Client != nil {
+		c.Client.Transport = rewriter{base: c.Client.Transport}
+	}
 	return e, nil
 }
 
-// Close stops the local forwarding.
+// Close waits for the clean-ups on the node and stops the local
+// forwarding.
 func (e *Engine) Close() error {
+	e.finishing.Wait()
 	e.stop()
 	return os.RemoveAll(e.dir)
 }
@@ -97,7 +113,7 @@ func (e *Engine) Info(ctx context.Context) (engine.EngineInfo, error) {
 		out.MemoryBytes = info.Host.MemTotal
 		v, err := semver.ParseTolerant(out.Version)
 		if err == nil {
-			e.major = v.Major
+			e.major, e.version = v.Major, v
 		}
 		if err == nil && v.GTE(semver.Version{Major: 5, Minor: 6}) {
 			out.EmulationReported = true

@@ -16,19 +16,21 @@ const tags = "remote exclude_graphdriver_btrfs containers_image_openpgp"
 
 // forbidden maps a package pattern to what it must not depend on.
 var forbidden = map[string][]string{
-	"./errdefs":       {module},
-	"./logline":       {module},
-	"./platform":      {module + "containerfile", module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest", module + "schedule"},
-	"./schedule":      {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest"},
-	"./manifest":      {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm"},
-	"./bake":          {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest", module + "schedule", module + "containerfile", module + "logline", module + "cmd"},
-	"./containerfile": {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm"},
-	"./engine":        {module + "transport", module + "builders", module + "config", module + "records", module + "farm"},
-	"./transport":     {module + "engine", module + "builders", module + "config", module + "records", module + "farm"},
-	"./records":       {module + "transport", module + "engine", module + "builders", module + "config", module + "farm"},
-	"./config":        {module + "engine", module + "builders", module + "records", module + "farm"},
-	"./builders/...":  {module + "records", module + "config", module + "farm", "modernc.org/sqlite"},
-	"./farm":          {module + "builders", module + "cmd", module + "records", "modernc.org/sqlite"},
+	"./errdefs":                {module},
+	"./logline":                {module},
+	"./platform":               {module + "containerfile", module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest", module + "schedule"},
+	"./schedule":               {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest"},
+	"./manifest":               {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm"},
+	"./bake":                   {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest", module + "schedule", module + "containerfile", module + "logline", module + "cmd"},
+	"./buildcontext":           {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest"},
+	"./buildcontext/nodecache": {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm", module + "manifest"},
+	"./containerfile":          {module + "transport", module + "engine", module + "builders", module + "config", module + "records", module + "farm"},
+	"./engine":                 {module + "transport", module + "builders", module + "config", module + "records", module + "farm"},
+	"./transport":              {module + "engine", module + "builders", module + "config", module + "records", module + "farm"},
+	"./records":                {module + "transport", module + "engine", module + "builders", module + "config", module + "farm"},
+	"./config":                 {module + "engine", module + "builders", module + "records", module + "farm"},
+	"./builders/...":           {module + "records", module + "config", module + "farm", "modernc.org/sqlite"},
+	"./farm":                   {module + "builders", module + "cmd", module + "records", "modernc.org/sqlite"},
 }
 
 func deps(t *testing.T, pattern string) []string {
