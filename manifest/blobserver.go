@@ -40,8 +40,9 @@ type BlobServer struct {
 	dir string
 
 	mu        sync.Mutex
-	uploads   map[string]string         // upload ID -> temporary file
+	uploads   map[string]*upload        // by upload ID
 	blobs     map[digest.Digest]bool    // blobs this run may serve
+	checked   map[digest.Digest]bool    // blobs this run received and checked
 	used      map[digest.Digest]bool    // blobs a node found present (HEAD)
 	lock      *os.File                  // shared lock: the store is in use
 	manifests map[string]manifestRecord // tags and digests put this run
@@ -74,7 +75,7 @@ func NewBlobServer(dir string) (*BlobServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &BlobServer{Budget: DefaultBudget, dir: dir, uploads: map[string]string{}, blobs: map[digest.Digest]bool{},
+	return &BlobServer{Budget: DefaultBudget, dir: dir, uploads: map[string]*upload{}, blobs: map[digest.Digest]bool{}, checked: map[digest.Digest]bool{},
 		used: map[digest.Digest]bool{}, manifests: map[string]manifestRecord{}, lock: lock}, nil
 }
 
@@ -124,8 +125,8 @@ func (s *BlobServer) Close() error {
 	if s.lock != nil {
 		s.lock.Close()
 	}
-	for id, path := range s.uploads {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for id, u := range s.uploads {
+		if err := os.Remove(u.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing an unfinished upload: %w", err))
 		}
 		delete(s.uploads, id)
@@ -192,6 +193,22 @@ func (s *BlobServer) known(ds ...digest.Digest) {
 	for _, d := range ds {
 		s.blobs[d] = true
 	}
+}
+
+// verified marks d as received and checked in this run (and this run's,
+// to be served): its file need not be read again to be trusted.
+func (s *BlobServer) verified(d digest.Digest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.blobs[d] = true
+	s.checked[d] = true
+}
+
+// checkedThisRun reports whether d was received and checked in this run.
+func (s *BlobServer) checkedThisRun(d digest.Digest) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.checked[d]
 }
 
 // dropCorrupt removes the store's file at path, found not to match its
