@@ -49,7 +49,8 @@ type Push struct{}
 func (Push) Kind() string { return "push" }
 
 func (Push) store(ctx context.Context, d delivery) (manifest.Result, error) {
-	st, staged, err := stageAll(ctx, d.opts.StoreDir, d.opts.StoreMax, d.images, d.nodes, d.events)
+	// The registry gets the very blobs the nodes push into the store.
+	st, staged, err := stageAll(ctx, d, standardCompression)
 	if err != nil {
 		return manifest.Result{}, fmt.Errorf("bringing the images to the client: %w", err)
 	}
@@ -84,7 +85,7 @@ func (OCILayout) Kind() string { return "oci" }
 func (o OCILayout) store(ctx context.Context, d delivery) (manifest.Result, error) {
 	ref, name := layoutNames(d.opts.Tags)
 	docker := d.opts.Format == "docker"
-	st, staged, err := stageAll(ctx, d.opts.StoreDir, d.opts.StoreMax, d.images, d.nodes, d.events)
+	st, staged, err := stageAll(ctx, d, standardCompression)
 	if err != nil {
 		d.opts.Logger.Warn("could not bring the images through farm's blob store: streaming whole images instead", "error", err)
 		return manifest.ToOCILayout(ctx, d.images, o.Dir, ref, name, docker)
@@ -112,7 +113,7 @@ func (l Local) store(ctx context.Context, d delivery) (manifest.Result, error) {
 		return manifest.Result{}, err
 	}
 	defer stop()
-	st, staged, err := stageAll(ctx, d.opts.StoreDir, d.opts.StoreMax, d.images, d.nodes, d.events)
+	st, staged, err := stageAll(ctx, d, localCompression(d.opts.Format))
 	if err != nil {
 		d.opts.Logger.Warn("could not bring the images through farm's blob store: streaming whole images instead", "error", err)
 		return manifest.ToLocal(ctx, local, d.images, d.opts.Tags)

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,11 @@ type BlobServer struct {
 	// is every later one. NewBlobServer sets DefaultBudget. Set it before
 	// serving.
 	Budget int64
+	// HideZstd has HEAD and cross-repository mounts take a zstd blob for
+	// absent, so that a node asked for gzip layers sends them again
+	// instead of reusing the zstd copy a local delivery left (podman
+	// before 4.7 reuses a layer in any format). Set it before serving.
+	HideZstd bool
 
 	dir string
 
@@ -186,6 +192,32 @@ func (s *BlobServer) HasBlob(d digest.Digest) bool {
 	return err == nil
 }
 
+// offers reports whether a node may reuse blob d: the store has it and
+// does not hide it.
+func (s *BlobServer) offers(d digest.Digest) bool {
+	path, err := s.blobFile(d)
+	return err == nil && s.HasBlob(d) && !s.hidden(path)
+}
+
+// zstdMagic starts every zstd frame.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+// hidden reports whether the blob at path is to be taken for absent:
+// zstd data while HideZstd is set.
+func (s *BlobServer) hidden(path string) bool {
+	if !s.HideZstd {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(zstdMagic))
+	_, err = io.ReadFull(f, head)
+	return err == nil && bytes.Equal(head, zstdMagic)
+}
+
 // known marks blobs as this run's, to be served.
 func (s *BlobServer) known(ds ...digest.Digest) {
 	s.mu.Lock()
@@ -268,7 +300,7 @@ func (s *BlobServer) getBlob(w http.ResponseWriter, r *http.Request, d digest.Di
 	ours := s.blobs[d]
 	s.mu.Unlock()
 	path, err := s.blobFile(d)
-	if err != nil || (r.Method == http.MethodGet && !ours) {
+	if err != nil || (r.Method == http.MethodGet && !ours) || (r.Method == http.MethodHead && s.hidden(path)) {
 		registryError(w, http.StatusNotFound, "BLOB_UNKNOWN", string(d))
 		return
 	}
