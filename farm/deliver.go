@@ -26,7 +26,7 @@ func stageAll(ctx context.Context, d delivery, c engine.Compression) (*stager, [
 	if err != nil {
 		return nil, nil, err
 	}
-	staged, err := st.all(ctx, d)
+	staged, err := st.all(ctx, d, nil)
 	if err != nil {
 		st.close()
 		return nil, nil, err
@@ -35,7 +35,10 @@ func stageAll(ctx context.Context, d delivery, c engine.Compression) (*stager, [
 }
 
 // all has every node push its images into the store, nodes in parallel.
-func (s *stager) all(ctx context.Context, d delivery) ([]manifest.Staged, error) {
+// Each image is handed to staged (when not nil) as soon as it is in, so
+// that the next step can start on it while the others arrive; staged
+// must not block.
+func (s *stager) all(ctx context.Context, d delivery, staged func(int, manifest.Staged)) ([]manifest.Staged, error) {
 	out := make([]manifest.Staged, len(d.images))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
@@ -51,6 +54,9 @@ func (s *stager) all(ctx context.Context, d delivery) ([]manifest.Staged, error)
 			}
 			d.events.emit(Event{Type: "phase", Phase: "fetched", Platform: plat, Node: img.Node, Bytes: n, Rate: float64(n) / max(time.Since(start).Seconds(), 1e-3)})
 			out[i] = manifest.Staged{Platform: img.Platform, Node: img.Node, ImageID: img.ImageID, Digest: dg}
+			if staged != nil {
+				staged(i, out[i])
+			}
 			return nil
 		})
 	}
