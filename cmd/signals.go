@@ -19,6 +19,7 @@ func Main() int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	defer startProfile()()
 	return execute(NewRootCmd(), sigs, os.Stderr, os.Exit)
 }
 

@@ -260,4 +260,21 @@ type PushOptions struct {
 	TLSVerify *bool
 	// Format is "oci" or "docker" ("" keeps the image's).
 	Format string
+	// Compression is how the layers are compressed on the way, where the
+	// engine lets its client choose (podman does; docker always pushes
+	// gzip at its default level).
+	Compression Compression
+}
+
+// Compression is how an engine compresses the layers it pushes.
+type Compression struct {
+	// Format is "gzip" or "zstd"; "" is the engine's default (gzip).
+	Format string
+	// Level is the format's level where the engine takes one (podman
+	// 4.6 and later); 0 is the format's default.
+	Level int
+	// Only, when set, has the engine send every layer in Format, even
+	// one the registry already holds in another (podman 4.7 and later
+	// honour it); unset, a copy in any format will do.
+	Only bool
 }

@@ -14,40 +14,75 @@ import (
 
 	"go.podman.io/image/v5/docker/reference"
 
+	"github.com/farmbuild/farm/engine"
 	"github.com/farmbuild/farm/manifest"
 	"github.com/farmbuild/farm/platform"
 )
 
-// stageAll has every node push its images into the client's blob store,
-// nodes in parallel.
-func stageAll(ctx context.Context, storeDir string, storeMax int64, images []manifest.Image, nodes []*Node, events *emitter) (*stager, []manifest.Staged, error) {
-	st, err := newStager(storeDir, storeMax)
+// stageAll opens the store and has every node push its images into it,
+// compressing their layers as c says.
+func stageAll(ctx context.Context, d delivery, c engine.Compression) (*stager, []manifest.Staged, error) {
+	st, err := newStager(d.opts.StoreDir, d.opts.StoreMax, c)
 	if err != nil {
 		return nil, nil, err
 	}
-	staged := make([]manifest.Staged, len(images))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for i, img := range images {
-		g.Go(func() error {
-			plat := platform.Format(img.Platform)
-			events.emit(Event{Type: "phase", Phase: "fetching", Platform: plat, Node: img.Node})
-			start := time.Now()
-			// Each image gets a tag no other node knows.
-			d, n, err := st.stage(gctx, nodes[i], img.ImageID, "farm-"+randomID()+randomID()+"-"+platform.Slug(img.Platform))
-			if err != nil {
-				return fmt.Errorf("%s from %s: %w", plat, img.Node, err)
-			}
-			events.emit(Event{Type: "phase", Phase: "fetched", Platform: plat, Node: img.Node, Bytes: n, Rate: float64(n) / max(time.Since(start).Seconds(), 1e-3)})
-			staged[i] = manifest.Staged{Platform: img.Platform, Node: img.Node, ImageID: img.ImageID, Digest: d}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	staged, err := st.all(ctx, d, nil)
+	if err != nil {
 		st.close()
 		return nil, nil, err
 	}
 	return st, staged, nil
+}
+
+// all has every node push its images into the store, nodes in parallel.
+// Each image is handed to staged (when not nil) as soon as it is in, so
+// that the next step can start on it while the others arrive; staged
+// must not block.
+func (s *stager) all(ctx context.Context, d delivery, staged func(int, manifest.Staged)) ([]manifest.Staged, error) {
+	out := make([]manifest.Staged, len(d.images))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, img := range d.images {
+		g.Go(func() error {
+			plat := platform.Format(img.Platform)
+			d.events.emit(Event{Type: "phase", Phase: "fetching", Platform: plat, Node: img.Node})
+			start := time.Now()
+			// Each image gets a tag no other node knows.
+			dg, n, err := s.stage(gctx, d.nodes[i], img.ImageID, "farm-"+randomID()+randomID()+"-"+platform.Slug(img.Platform))
+			if err != nil {
+				return fmt.Errorf("%s from %s: %w", plat, img.Node, err)
+			}
+			d.events.emit(Event{Type: "phase", Phase: "fetched", Platform: plat, Node: img.Node, Bytes: n, Rate: float64(n) / max(time.Since(start).Seconds(), 1e-3)})
+			out[i] = manifest.Staged{Platform: img.Platform, Node: img.Node, ImageID: img.ImageID, Digest: dg}
+			if staged != nil {
+				staged(i, out[i])
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Layer compression by path (docs/build.md, "How results travel"):
+// what a registry or an OCI layout receives is gzip at its default
+// level, which every client reads; what only goes into the local
+// engine, which decompresses it at once, is zstd at its fastest level,
+// several times quicker to make and to read. Docker nodes push gzip
+// whatever they are asked.
+var standardCompression = engine.Compression{Format: "gzip", Only: true}
+
+// localCompression is the compression of a delivery into local storage.
+// A layer the store has in another format will do. Docker manifests
+// (--format docker) cannot name zstd layers: those get gzip at its
+// fastest level.
+func localCompression(format string) engine.Compression {
+	if format == "docker" {
+		return engine.Compression{Format: "gzip", Level: 1}
+	}
+	return engine.Compression{Format: "zstd", Level: 1}
 }
 
 // layoutNames are the ref name (the tag) and image name of an OCI layout.

@@ -49,7 +49,8 @@ type Push struct{}
 func (Push) Kind() string { return "push" }
 
 func (Push) store(ctx context.Context, d delivery) (manifest.Result, error) {
-	st, staged, err := stageAll(ctx, d.opts.StoreDir, d.opts.StoreMax, d.images, d.nodes, d.events)
+	// The registry gets the very blobs the nodes push into the store.
+	st, staged, err := stageAll(ctx, d, standardCompression)
 	if err != nil {
 		return manifest.Result{}, fmt.Errorf("bringing the images to the client: %w", err)
 	}
@@ -84,7 +85,7 @@ func (OCILayout) Kind() string { return "oci" }
 func (o OCILayout) store(ctx context.Context, d delivery) (manifest.Result, error) {
 	ref, name := layoutNames(d.opts.Tags)
 	docker := d.opts.Format == "docker"
-	st, staged, err := stageAll(ctx, d.opts.StoreDir, d.opts.StoreMax, d.images, d.nodes, d.events)
+	st, staged, err := stageAll(ctx, d, standardCompression)
 	if err != nil {
 		d.opts.Logger.Warn("could not bring the images through farm's blob store: streaming whole images instead", "error", err)
 		return manifest.ToOCILayout(ctx, d.images, o.Dir, ref, name, docker)
@@ -107,16 +108,73 @@ func (l Local) store(ctx context.Context, d delivery) (manifest.Result, error) {
 	if l.Open == nil {
 		return manifest.Result{}, errors.New("no local engine")
 	}
+	if len(d.opts.Tags) == 0 {
+		return manifest.Result{}, errors.New("a local result needs a name: give -t NAME")
+	}
 	local, stop, err := l.Open(ctx)
 	if err != nil {
 		return manifest.Result{}, err
 	}
 	defer stop()
-	st, staged, err := stageAll(ctx, d.opts.StoreDir, d.opts.StoreMax, d.images, d.nodes, d.events)
-	if err != nil {
+	res, err := loadStaged(ctx, d, local)
+	if errors.Is(err, errNotStaged) {
 		d.opts.Logger.Warn("could not bring the images through farm's blob store: streaming whole images instead", "error", err)
 		return manifest.ToLocal(ctx, local, d.images, d.opts.Tags)
 	}
+	return res, err
+}
+
+// errNotStaged is a local delivery whose images could not come through
+// the store.
+var errNotStaged = errors.New("not staged")
+
+// loadStaged brings the images through the store into the local engine,
+// pulling each as soon as it is staged, while the others arrive.
+func loadStaged(ctx context.Context, d delivery, local manifest.Puller) (manifest.Result, error) {
+	st, err := newStager(d.opts.StoreDir, d.opts.StoreMax, localCompression(d.opts.Format))
+	if err != nil {
+		return manifest.Result{}, fmt.Errorf("%w: %w", errNotStaged, err)
+	}
 	defer st.close()
-	return manifest.LocalFromStore(ctx, local, st.server, staged, d.opts.Tags)
+	loader, err := manifest.NewLocalLoader(local, st.server)
+	if err != nil {
+		return manifest.Result{}, err
+	}
+	defer loader.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type arrival struct {
+		i int
+		s manifest.Staged
+	}
+	arrived := make(chan arrival, len(d.images))
+	ids := make([]string, len(d.images))
+	pulled := make(chan error, 1)
+	go func() {
+		var err error
+		for a := range arrived {
+			if err == nil {
+				if ids[a.i], err = loader.Load(ctx, a.s); err != nil {
+					cancel(err) // the others need not arrive
+				}
+			}
+		}
+		pulled <- err
+	}()
+	_, err = st.all(ctx, d, func(i int, s manifest.Staged) { arrived <- arrival{i, s} })
+	close(arrived)
+	if err != nil {
+		cancel(errNotStaged) // stops a pull under way; no-op after a failed pull
+	}
+	pullErr := <-pulled
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, errNotStaged) {
+		return manifest.Result{}, cause // a pull failed, or the build was canceled
+	}
+	if err != nil {
+		return manifest.Result{}, fmt.Errorf("%w: %w", errNotStaged, err)
+	}
+	if pullErr != nil {
+		return manifest.Result{}, pullErr
+	}
+	return loader.List(ctx, ids, d.opts.Tags)
 }

@@ -33,10 +33,12 @@ type stager struct {
 	// user and password are this run's login to the store's forwards.
 	user, password string
 	// dir is the store's directory, max its bound (StoreMax).
-	dir   string
-	max   int64
-	mu    sync.Mutex
-	nodes map[string]*stageNode
+	dir string
+	max int64
+	// compression is how the nodes compress the layers they push.
+	compression engine.Compression
+	mu          sync.Mutex
+	nodes       map[string]*stageNode
 }
 
 type stageNode struct {
@@ -46,7 +48,11 @@ type stageNode struct {
 	busy     sync.Mutex // one image at a time per node, so bytes add up per image
 }
 
-func newStager(dir string, max int64) (*stager, error) {
+// newStager opens the store in dir for a run whose nodes push their
+// layers compressed as c says. When c asks for gzip only, the store hides
+// its zstd copies of layers from the nodes, so that a node that would
+// reuse a layer in any format (podman before 4.7) sends it in gzip.
+func newStager(dir string, max int64, c engine.Compression) (*stager, error) {
 	if dir == "" {
 		return nil, errors.New("no blob store directory (BuildOptions.StoreDir)")
 	}
@@ -54,7 +60,9 @@ func newStager(dir string, max int64) (*stager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the blob store %s: %w", dir, err)
 	}
-	return &stager{server: srv, user: "farm", password: randomID() + randomID() + randomID() + randomID(), nodes: map[string]*stageNode{}, dir: dir, max: max}, nil
+	srv.HideZstd = c.Only && c.Format == "gzip"
+	return &stager{server: srv, user: "farm", password: randomID() + randomID() + randomID() + randomID(), nodes: map[string]*stageNode{},
+		dir: dir, max: max, compression: c}, nil
 }
 
 // node returns the node's forward, listening on first use.
@@ -97,7 +105,8 @@ func (s *stager) stage(ctx context.Context, n *Node, id, tag string) (digest.Dig
 	defer sn.busy.Unlock()
 	before := sn.received.Load()
 	no := false
-	if err := n.Builder.Push(ctx, id, sn.addr+"/farm/store:"+tag, engine.PushOptions{TLSVerify: &no, Username: s.user, Password: s.password}); err != nil {
+	if err := n.Builder.Push(ctx, id, sn.addr+"/farm/store:"+tag, engine.PushOptions{TLSVerify: &no, Username: s.user, Password: s.password,
+		Compression: s.compression}); err != nil {
 		return "", 0, err
 	}
 	raw, _, d, err := s.server.Manifest(tag)

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -275,5 +276,48 @@ func TestBlobServerCapsUnfinishedUploads(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(dir, "uploads")); len(entries) != 0 {
 		t.Errorf("%d upload files after Close", len(entries))
+	}
+}
+
+// A run that wants gzip layers (HideZstd) does not offer a node the zstd
+// copy of a layer an earlier local delivery left, neither to HEAD nor to
+// mount, so the node sends the layer again in gzip; a gzip layer and a
+// config are offered, and a run without HideZstd offers everything.
+func TestBlobServerHideZstd(t *testing.T) {
+	dir := t.TempDir()
+	zstdLayer := append([]byte{0x28, 0xb5, 0x2f, 0xfd}, []byte("a zstd frame")...)
+	gzipLayer := append([]byte{0x1f, 0x8b, 0x08}, []byte("a gzip member")...)
+	config := []byte(`{"architecture":"amd64","os":"linux"}`)
+	earlier := newStore(t, dir)
+	for _, b := range [][]byte{zstdLayer, gzipLayer, config} {
+		if code := serveStore(t, earlier).upload(b); code != http.StatusCreated {
+			t.Fatalf("upload: %d", code)
+		}
+	}
+	if err := earlier.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, hide := range []bool{true, false} {
+		s := newStore(t, dir)
+		s.HideZstd = hide
+		c := serveStore(t, s)
+		for _, b := range [][]byte{zstdLayer, gzipLayer, config} {
+			d := digest.FromBytes(b)
+			want := http.StatusOK
+			if hide && bytes.Equal(b, zstdLayer) {
+				want = http.StatusNotFound
+			}
+			if code, _ := c.do(http.MethodHead, "/v2/farm/store/blobs/"+d.String(), nil); code != want {
+				t.Errorf("HideZstd %v: HEAD of %q: %d, want %d", hide, b[4:], code, want)
+			}
+			mounted := http.StatusCreated
+			if want == http.StatusNotFound {
+				mounted = http.StatusAccepted // an upload starts instead
+			}
+			if code, _ := c.do(http.MethodPost, "/v2/farm/store/blobs/uploads/?mount="+d.String()+"&from=other/repo", nil); code != mounted {
+				t.Errorf("HideZstd %v: mounting %q: %d, want %d", hide, b[4:], code, mounted)
+			}
+		}
+		_ = s.Close()
 	}
 }

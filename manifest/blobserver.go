@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,12 +37,18 @@ type BlobServer struct {
 	// is every later one. NewBlobServer sets DefaultBudget. Set it before
 	// serving.
 	Budget int64
+	// HideZstd has HEAD and cross-repository mounts take a zstd blob for
+	// absent, so that a node asked for gzip layers sends them again
+	// instead of reusing the zstd copy a local delivery left (podman
+	// before 4.7 reuses a layer in any format). Set it before serving.
+	HideZstd bool
 
 	dir string
 
 	mu        sync.Mutex
-	uploads   map[string]string         // upload ID -> temporary file
+	uploads   map[string]*upload        // by upload ID
 	blobs     map[digest.Digest]bool    // blobs this run may serve
+	checked   map[digest.Digest]bool    // blobs this run received and checked
 	used      map[digest.Digest]bool    // blobs a node found present (HEAD)
 	lock      *os.File                  // shared lock: the store is in use
 	manifests map[string]manifestRecord // tags and digests put this run
@@ -74,7 +81,7 @@ func NewBlobServer(dir string) (*BlobServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &BlobServer{Budget: DefaultBudget, dir: dir, uploads: map[string]string{}, blobs: map[digest.Digest]bool{},
+	return &BlobServer{Budget: DefaultBudget, dir: dir, uploads: map[string]*upload{}, blobs: map[digest.Digest]bool{}, checked: map[digest.Digest]bool{},
 		used: map[digest.Digest]bool{}, manifests: map[string]manifestRecord{}, lock: lock}, nil
 }
 
@@ -124,8 +131,8 @@ func (s *BlobServer) Close() error {
 	if s.lock != nil {
 		s.lock.Close()
 	}
-	for id, path := range s.uploads {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for id, u := range s.uploads {
+		if err := os.Remove(u.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing an unfinished upload: %w", err))
 		}
 		delete(s.uploads, id)
@@ -185,6 +192,32 @@ func (s *BlobServer) HasBlob(d digest.Digest) bool {
 	return err == nil
 }
 
+// offers reports whether a node may reuse blob d: the store has it and
+// does not hide it.
+func (s *BlobServer) offers(d digest.Digest) bool {
+	path, err := s.blobFile(d)
+	return err == nil && s.HasBlob(d) && !s.hidden(path)
+}
+
+// zstdMagic starts every zstd frame.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+// hidden reports whether the blob at path is to be taken for absent:
+// zstd data while HideZstd is set.
+func (s *BlobServer) hidden(path string) bool {
+	if !s.HideZstd {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(zstdMagic))
+	_, err = io.ReadFull(f, head)
+	return err == nil && bytes.Equal(head, zstdMagic)
+}
+
 // known marks blobs as this run's, to be served.
 func (s *BlobServer) known(ds ...digest.Digest) {
 	s.mu.Lock()
@@ -192,6 +225,22 @@ func (s *BlobServer) known(ds ...digest.Digest) {
 	for _, d := range ds {
 		s.blobs[d] = true
 	}
+}
+
+// verified marks d as received and checked in this run (and this run's,
+// to be served): its file need not be read again to be trusted.
+func (s *BlobServer) verified(d digest.Digest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.blobs[d] = true
+	s.checked[d] = true
+}
+
+// checkedThisRun reports whether d was received and checked in this run.
+func (s *BlobServer) checkedThisRun(d digest.Digest) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.checked[d]
 }
 
 // dropCorrupt removes the store's file at path, found not to match its
@@ -251,7 +300,7 @@ func (s *BlobServer) getBlob(w http.ResponseWriter, r *http.Request, d digest.Di
 	ours := s.blobs[d]
 	s.mu.Unlock()
 	path, err := s.blobFile(d)
-	if err != nil || (r.Method == http.MethodGet && !ours) {
+	if err != nil || (r.Method == http.MethodGet && !ours) || (r.Method == http.MethodHead && s.hidden(path)) {
 		registryError(w, http.StatusNotFound, "BLOB_UNKNOWN", string(d))
 		return
 	}

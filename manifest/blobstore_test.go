@@ -102,17 +102,26 @@ func newStore(t *testing.T, dir string) *BlobServer {
 	return s
 }
 
-// A store blob that rotted on disk must not land in a layout: the export
-// fails and the blob leaves the store, so that the next push restores it.
+// A store blob that rotted on disk since an earlier run stored it must not
+// land in a layout: the export fails and the blob leaves the store, so
+// that the next push restores it.
 func TestOCILayoutFromStoreRefusesCorruptBlobs(t *testing.T) {
 	storeDir := t.TempDir()
-	s := newStore(t, storeDir)
+	earlier := newStore(t, storeDir)
 	img := newTestImage("arm64")
-	serveStore(t, s).push(img, "t1")
+	serveStore(t, earlier).push(img, "t1")
+	if err := earlier.Close(); err != nil {
+		t.Fatal(err)
+	}
 	layer := digest.FromBytes(img.layer)
 	rotten := bytes.ToUpper(img.layer)
 	if err := os.WriteFile(filepath.Join(storeDir, "blobs", "sha256", layer.Encoded()), rotten, 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// This run's node finds the blobs there and puts only its manifest.
+	s := newStore(t, storeDir)
+	if code := serveStore(t, s).putManifest("t1", img.manifest); code != http.StatusCreated {
+		t.Fatalf("putting the manifest: %d", code)
 	}
 	dir := t.TempDir()
 	if _, err := OCILayoutFromStore(s, stagedOf(img.manifest), dir, "1", "", false); err == nil {

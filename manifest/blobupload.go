@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -58,7 +60,7 @@ func (s *BlobServer) startUpload(w http.ResponseWriter, r *http.Request, name st
 	// A cross-repository mount of a blob the store has succeeds at once,
 	// and makes the blob this run's.
 	if mount := r.URL.Query().Get("mount"); mount != "" {
-		if d := digest.Digest(mount); checkDigest(d) == nil && s.HasBlob(d) {
+		if d := digest.Digest(mount); s.offers(d) {
 			s.known(d)
 			w.Header().Set("Location", "/v2/"+name+"/blobs/"+string(d))
 			w.Header().Set("Docker-Content-Digest", string(d))
@@ -81,7 +83,7 @@ func (s *BlobServer) startUpload(w http.ResponseWriter, r *http.Request, name st
 	case len(s.uploads) >= maxUploads:
 		refused = "too many unfinished uploads"
 	default:
-		s.uploads[id] = f.Name()
+		s.uploads[id] = &upload{path: f.Name(), hash: digest.SHA256.Hash()}
 	}
 	s.mu.Unlock()
 	if refused != "" {
@@ -100,41 +102,57 @@ func (s *BlobServer) startUpload(w http.ResponseWriter, r *http.Request, name st
 	w.WriteHeader(http.StatusAccepted)
 }
 
+// upload is an upload in progress: its file, and the digest and size of
+// what it received so far, computed as the bytes arrive so that finishing
+// it does not read the file again.
+type upload struct {
+	path string
+	mu   sync.Mutex // one request at a time appends
+	hash hash.Hash
+	size int64
+	// done is set, under mu, once the upload is finished: a request
+	// still waiting to append finds it gone, so the stored file is
+	// exactly what its digest was checked on.
+	done bool
+}
+
 // appendTo adds the request body to an upload and returns its size. An
-// upload past the budget is dropped.
+// upload whose body fails (past the budget, or cut off) is dropped: what
+// it holds is no longer known.
 func (s *BlobServer) appendTo(r *http.Request, id string) (int64, error) {
 	s.mu.Lock()
-	path, ok := s.uploads[id]
+	u, ok := s.uploads[id]
 	s.mu.Unlock()
 	if !ok {
 		return 0, fs.ErrNotExist
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done {
+		return 0, fs.ErrNotExist
+	}
+	f, err := os.OpenFile(u.path, os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	if _, err := io.Copy(f, budgetReader{s: s, r: r.Body}); err != nil {
-		if errors.Is(err, errBudget) {
-			s.drop(id)
-		}
-		return 0, err
-	}
-	st, err := f.Stat()
+	n, err := io.Copy(io.MultiWriter(newWriteback(f, u.size), u.hash), budgetReader{s: s, r: r.Body})
+	u.size += n
 	if err != nil {
+		s.drop(id)
 		return 0, err
 	}
-	return st.Size(), nil
+	return u.size, nil
 }
 
 // drop forgets an upload and removes its file.
 func (s *BlobServer) drop(id string) {
 	s.mu.Lock()
-	path, ok := s.uploads[id]
+	u, ok := s.uploads[id]
 	delete(s.uploads, id)
 	s.mu.Unlock()
 	if ok {
-		_ = os.Remove(path)
+		_ = os.Remove(u.path)
 	}
 }
 
@@ -175,33 +193,36 @@ func (s *BlobServer) finishUpload(w http.ResponseWriter, r *http.Request, name, 
 		return
 	}
 	s.mu.Lock()
-	path, ok := s.uploads[id]
+	u, ok := s.uploads[id]
 	delete(s.uploads, id)
 	s.mu.Unlock()
 	if !ok {
 		registryError(w, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", id)
 		return
 	}
-	defer os.Remove(path) // nothing left to remove once stored
-	if err := verifyAndStore(path, d, dest); err != nil {
-		registryError(w, http.StatusBadRequest, "DIGEST_INVALID", err.Error())
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.done = true
+	defer os.Remove(u.path) // nothing left to remove once stored
+	if got := digest.NewDigest(digest.SHA256, u.hash); got != d {
+		registryError(w, http.StatusBadRequest, "DIGEST_INVALID", fmt.Sprintf("the upload is %s, not %s", got, d))
 		return
 	}
-	s.known(d)
+	if err := storeUpload(u.path, dest); err != nil {
+		registryError(w, http.StatusInternalServerError, "UNKNOWN", err.Error())
+		return
+	}
+	s.verified(d)
 	w.Header().Set("Location", "/v2/"+name+"/blobs/"+string(d))
 	w.Header().Set("Docker-Content-Digest", string(d))
 	w.WriteHeader(http.StatusCreated)
 }
 
-// verifyAndStore checks that the file at path has digest d, flushes it
-// and moves it to dest.
-func verifyAndStore(path string, d digest.Digest, dest string) error {
+// storeUpload flushes the upload at path, whose digest was checked as it
+// arrived, and moves it to dest.
+func storeUpload(path, dest string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return err
-	}
-	if err := verifyFile(f, d, -1); err != nil {
-		f.Close()
 		return err
 	}
 	return commitFile(f, dest)

@@ -94,9 +94,9 @@ func OCILayoutFromStore(store *BlobServer, staged []Staged, dir, refName, imageN
 }
 
 // linkBlob hard-links the store's blob b into the layout at dir, copying
-// it when it cannot link. The blob is checked first: one that does not
-// match its digest is removed from the store, one of another size than
-// the descriptor's is refused.
+// it when it cannot link. A blob this run did not receive (the store had
+// it) is checked first: one that does not match its digest is removed
+// from the store. One of another size than the descriptor's is refused.
 func linkBlob(store *BlobServer, dir string, b ocispec.Descriptor) error {
 	to, err := blobPath(dir, b.Digest)
 	if err != nil {
@@ -118,7 +118,12 @@ func linkBlob(store *BlobServer, dir string, b ocispec.Descriptor) error {
 	if err != nil {
 		return fmt.Errorf("opening store blob %s: %w", b.Digest, err)
 	}
-	if err := verifyFile(f, b.Digest, b.Size); err != nil {
+	if store.checkedThisRun(b.Digest) {
+		// Checked as it arrived; only its size is left to compare.
+		if fi.Size() != b.Size {
+			return fmt.Errorf("blob %s has %d bytes, its descriptor says size %d", b.Digest, fi.Size(), b.Size)
+		}
+	} else if err := verifyFile(f, b.Digest, b.Size); err != nil {
 		if errors.Is(err, errCorrupt) {
 			dropCorrupt(from, fi)
 			return fmt.Errorf("the store's copy was corrupt and is removed: %w", err)
@@ -146,30 +151,44 @@ type Puller interface {
 	Pull(ctx context.Context, ref string) (string, error)
 }
 
-// LocalFromStore has the local engine pull the staged images from the
-// store, served on loopback for the occasion (layers it already has are
-// skipped), and creates the manifest list named by the first tag.
-func LocalFromStore(ctx context.Context, local Puller, store *BlobServer, staged []Staged, tags []string) (Result, error) {
-	if len(tags) == 0 {
-		return Result{}, fmt.Errorf("a local result needs a name: give -t NAME")
-	}
+// LocalLoader has the local engine pull staged images from the store,
+// served on loopback for the occasion (layers it already has are
+// skipped), one at a time, each as soon as it is staged.
+type LocalLoader struct {
+	local Puller
+	store *BlobServer
+	srv   *http.Server
+	addr  string
+}
+
+// NewLocalLoader serves the store to the local engine until Close.
+func NewLocalLoader(local Puller, store *BlobServer) (*LocalLoader, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	srv := &http.Server{Handler: store}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	ids := make([]string, len(staged))
-	for i, s := range staged {
-		if _, _, _, err := storedImage(store, s, true); err != nil {
-			return Result{}, err
-		}
-		id, err := local.Pull(ctx, ln.Addr().String()+"/farm/store@"+string(s.Digest))
-		if err != nil {
-			return Result{}, fmt.Errorf("bringing %s from %s into local storage: %w", platform.Slug(s.Platform), s.Node, err)
-		}
-		ids[i] = id
-	}
-	return createList(ctx, local, ids, tags)
+	return &LocalLoader{local: local, store: store, srv: srv, addr: ln.Addr().String()}, nil
 }
+
+// Load pulls the staged image into the local engine and returns its ID.
+func (l *LocalLoader) Load(ctx context.Context, s Staged) (string, error) {
+	if _, _, _, err := storedImage(l.store, s, true); err != nil {
+		return "", err
+	}
+	id, err := l.local.Pull(ctx, l.addr+"/farm/store@"+string(s.Digest))
+	if err != nil {
+		return "", fmt.Errorf("bringing %s from %s into local storage: %w", platform.Slug(s.Platform), s.Node, err)
+	}
+	return id, nil
+}
+
+// List creates the manifest list of the loaded images, named by the
+// first tag and tagged with the others.
+func (l *LocalLoader) List(ctx context.Context, ids, tags []string) (Result, error) {
+	return createList(ctx, l.local, ids, tags)
+}
+
+// Close stops serving the store.
+func (l *LocalLoader) Close() { _ = l.srv.Close() }

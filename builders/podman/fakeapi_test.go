@@ -11,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -48,7 +49,9 @@ type fakePodman struct {
 	tags   map[string]string // name -> ID
 	builds int
 	pushes []string
-	exit   int
+	// pushQueries are the pushes' query parameters.
+	pushQueries []url.Values
+	exit        int
 }
 
 var libpodPath = regexp.MustCompile(`^/v[0-9.]+(/libpod)?`)
@@ -132,6 +135,7 @@ func (f *fakePodman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			creds = append(creds, h+"="+string(raw))
 		}
 		f.pushes = append(f.pushes, r.URL.Query().Get("destination")+" "+strings.Join(creds, " "))
+		f.pushQueries = append(f.pushQueries, r.URL.Query())
 		if f.pushBody != "" {
 			_, _ = io.WriteString(w, f.pushBody)
 			return
@@ -315,6 +319,46 @@ func TestPodmanPushSendsOnlyTheGivenCredentials(t *testing.T) {
 	if strings.Contains(f.pushes[0], "s3cret") || !strings.Contains(f.pushes[0], `X-Registry-Auth={"Username":""`) {
 		t.Errorf("an anonymous push sends an explicitly empty auth, never the client's: %s", f.pushes[0])
 	}
+}
+
+// A push asks for the compression it is given, with and without
+// credentials, and names none when given none (the engine's default).
+func TestPodmanPushAsksForItsCompression(t *testing.T) {
+	f := &fakePodman{}
+	e := fakeEngine(t, f)
+	pushes := []engine.PushOptions{
+		{Username: "u", Password: "p", Compression: engine.Compression{Format: "zstd", Level: 1}},
+		{Compression: engine.Compression{Format: "gzip", Only: true}},
+		{Username: "u", Password: "p"},
+	}
+	for _, o := range pushes {
+		if err := e.Push(context.Background(), "id", "r.example/a:1", o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"compressionFormat=zstd compressionLevel=1 forceCompressionFormat=false",
+		"compressionFormat=gzip compressionLevel= forceCompressionFormat=true",
+		"compressionFormat= compressionLevel= forceCompressionFormat=",
+	}
+	for i, q := range f.pushQueries {
+		got := "compressionFormat=" + param(q, "compressionFormat") + " compressionLevel=" + param(q, "compressionLevel") +
+			" forceCompressionFormat=" + param(q, "forceCompressionFormat")
+		if got != want[i] {
+			t.Errorf("push %d sent %s, want %s", i, got, want[i])
+		}
+	}
+}
+
+// param reads a query parameter as podman does, whatever its case (the
+// bindings send them in lower case).
+func param(q url.Values, name string) string {
+	for k, v := range q {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
 }
 
 func TestPodmanTestExistingRemove(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/containers/podman/v5/pkg/bindings"
@@ -31,10 +30,26 @@ func (e *Engine) Push(ctx context.Context, imageID, ref string, o engine.PushOpt
 	if f := pushFormat(o.Format); f != "" {
 		opts = opts.WithFormat(f)
 	}
+	opts = withCompression(opts, o.Compression)
 	if err := images.Push(e.ctx(ctx), imageID, ref, opts); err != nil {
 		return fmt.Errorf("push on %s: %w", e.conn.Node(), err)
 	}
 	return nil
+}
+
+// withCompression asks for the push's compression. Every podman farm
+// supports takes compressionFormat; older ones ignore compressionLevel
+// (4.6) and forceCompressionFormat (4.7), and without the latter reuse a
+// layer the registry holds in any format.
+func withCompression(o *images.PushOptions, c engine.Compression) *images.PushOptions {
+	if c.Format == "" {
+		return o
+	}
+	o = o.WithCompressionFormat(c.Format).WithForceCompressionFormat(c.Only)
+	if c.Level != 0 {
+		o = o.WithCompressionLevel(c.Level)
+	}
+	return o
 }
 
 func pushFormat(f string) string {
@@ -57,7 +72,12 @@ func (e *Engine) pushAnonymous(ctx context.Context, imageID, ref string, o engin
 	}
 	empty, _ := json.Marshal(imagetypes.DockerAuthConfig{})
 	header := http.Header{"X-Registry-Auth": []string{base64.URLEncoding.EncodeToString(empty)}}
-	params := url.Values{"destination": {ref}, "quiet": {"true"}}
+	params, err := withCompression(new(images.PushOptions), o.Compression).ToParams()
+	if err != nil {
+		return err
+	}
+	params.Set("destination", ref)
+	params.Set("quiet", "true")
 	if o.TLSVerify != nil && !*o.TLSVerify {
 		params.Set("tlsVerify", "false")
 	}
