@@ -366,7 +366,11 @@ How each is measured:
 5. One plan for the whole bake: the base's two platforms on the two nodes,
    each dependent platform on the node holding its base's image, the two
    dependents at the same time. Context bytes are the sum of the nodes'
-   "sent the build context" lines.
+   "sent the build context" lines. The two nodes are podman 4.3.1, which
+   uses its context cache only for a context's own Containerfile: the three
+   targets' Containerfiles share one context, so each of the six node
+   builds sends it whole (podman 5.7 and later, and docker nodes, would
+   send it once per node).
 6. A context of 100 random 1 MiB files and 200 small ones whose
    Containerfile copies one small file, built with \`--no-cache\` into an
    OCI layout on the podman 5.8.6 node: by farm from the node's context
