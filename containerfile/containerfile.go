@@ -172,9 +172,14 @@ var mountFlag = regexp.MustCompile(`--mount[= ]([^\s\\]+)`)
 
 // WritableMounts reports whether a RUN step mounts something read-write
 // (--mount=...,rw or readwrite): podman before 5.7 mounts the build
-// context itself that way, so its RUN steps can write into it.
+// context itself that way, so its RUN steps can write into it. A mount
+// whose options name a variable counts as read-write: buildah expands
+// build arguments there, so `--build-arg M=rw` could make it one.
 func WritableMounts(data []byte) bool {
 	for _, m := range mountFlag.FindAllSubmatch(data, -1) {
+		if strings.Contains(string(m[1]), "$") {
+			return true
+		}
 		for _, opt := range strings.Split(string(m[1]), ",") {
 			switch strings.ToLower(strings.Trim(opt, `"'`)) {
 			case "rw", "readwrite", "rw=true", "readwrite=true", "ro=false", "readonly=false":

@@ -97,13 +97,15 @@ func TestExcludesPrefersTheContainerfilesOwnIgnoreFile(t *testing.T) {
 
 func TestWritableMounts(t *testing.T) {
 	for cf, want := range map[string]bool{
-		"FROM a\nRUN --mount=type=bind,target=/c,rw make\n":         true,
-		"FROM a\nRUN --mount=type=bind,readwrite,target=/c true\n":  true,
-		"FROM a\nRUN --mount=type=bind,target=/c,ro=false true\n":   true,
-		"FROM a\nRUN --mount=type=bind,target=/c true\n":            false,
-		"FROM a\nRUN --mount=type=cache,target=/root/.cache true\n": false,
-		"FROM a\nRUN echo rw --mount\n":                             false,
-		"FROM a\nRUN --mount=type=bind,target=/c \\\n  make rw\n":   false,
+		"FROM a\nRUN --mount=type=bind,target=/c,rw make\n":           true,
+		"FROM a\nRUN --mount=type=bind,readwrite,target=/c true\n":    true,
+		"FROM a\nRUN --mount=type=bind,target=/c,ro=false true\n":     true,
+		"FROM a\nRUN --mount=type=bind,target=/c true\n":              false,
+		"FROM a\nRUN --mount=type=cache,target=/root/.cache true\n":   false,
+		"FROM a\nRUN echo rw --mount\n":                               false,
+		"FROM a\nRUN --mount=type=bind,target=/c \\\n  make rw\n":     false,
+		"FROM a\nARG M=ro\nRUN --mount=type=bind,target=/c,$M true\n": true,
+		"FROM a\nRUN --mount=type=bind,target=/c,${M} true\n":         true,
 	} {
 		if got := WritableMounts([]byte(cf)); got != want {
 			t.Errorf("WritableMounts(%q) = %v, want %v", cf, got, want)

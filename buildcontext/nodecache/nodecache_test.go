@@ -27,6 +27,8 @@ type localNode struct {
 	shell []string
 	env   []string
 	home  string
+	// cred, when set, runs the scripts as that user.
+	cred *syscall.Credential
 }
 
 func (n localNode) Run(ctx context.Context, script string) ([]byte, error) {
@@ -36,6 +38,9 @@ func (n localNode) Run(ctx context.Context, script string) ([]byte, error) {
 func (n localNode) RunInput(ctx context.Context, script string, stdin io.Reader) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, n.shell[0], append(n.shell[1:], "-c", script)...)
 	cmd.Env, cmd.Stdin = n.env, stdin
+	if n.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: n.cred}
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -506,4 +511,46 @@ func FuzzParsePrepared(f *testing.F) {
 			t.Fatalf("parsePrepared(%q) = %q, %q", out, dir, lacking)
 		}
 	})
+}
+
+// TestFinishRemovesReadOnlyDirectories: a context holding a read-only
+// directory leaves nothing on the node for a user who is not root (the
+// scripts run as nobody when the test runs as root).
+func TestFinishRemovesReadOnlyDirectories(t *testing.T) {
+	n := shells(t)["sh"]
+	if os.Getuid() == 0 {
+		n.cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+		if err := os.Chmod(filepath.Dir(n.home), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(n.home, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "Containerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "ro"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "ro", "f"), []byte("read-only"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(root, "ro"), 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(filepath.Join(root, "ro"), 0o755) })
+	p, id := prepare(t, n, snap(t, root), nil)
+	if have := scan(t, p.Context); have["ro"].mode&0o777 != 0o555 {
+		t.Fatalf("the read-only directory was not assembled as it is: %+v", have["ro"])
+	}
+	finish(t, n, id, DefaultLimits)
+	left, err := os.ReadDir(filepath.Join(n.cache(), "builds"))
+	if err != nil || len(left) != 0 {
+		t.Errorf("the build call's directory is still on the node: %v, %v", left, err)
+	}
+	for _, e := range left {
+		_ = exec.Command("chmod", "-R", "u+rwx", filepath.Join(n.cache(), "builds", e.Name())).Run()
+	}
 }

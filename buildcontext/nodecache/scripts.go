@@ -27,6 +27,9 @@ LC_ALL=C
 export LC_ALL
 case ${XDG_CACHE_HOME:-} in /*) base=$XDG_CACHE_HOME ;; *) base=${HOME:?}/.cache ;; esac
 c=$base/farm/context
+# rmtree removes trees of the cache, read-only directories too (a context
+# may hold one; only root could remove it as it is).
+rmtree() { find "$@" -type d -exec chmod u+rwx {} + 2>/dev/null; rm -rf -- "$@"; }
 `
 
 // Exit codes of the scripts, for messages.
@@ -124,10 +127,10 @@ func finishScript(nonce string, maxAgeDays int, maxBytes int64, background bool)
 		detach = "</dev/null >/dev/null 2>&1 &"
 	}
 	return prelude + fmt.Sprintf(`n=%s
-rm -rf -- "$c/builds/$n"
+rmtree "$c/builds/$n"
 [ -d "$c/blobs" ] || exit 0
 (
-	find "$c/builds/." "$c/tmp/." ! -name . -prune -mtime +1 -exec rm -rf -- {} +
+	find "$c/builds/." "$c/tmp/." ! -name . -prune -mtime +1 -exec sh -c 'find "$@" -type d -exec chmod u+rwx {} + 2>/dev/null; rm -rf -- "$@"' sh {} +
 	find "$c/blobs/." ! -name . -prune -type f -ctime +%d -exec rm -f -- {} +
 	used=$(du -sk "$c/blobs" | awk '{ print $1 }')
 	if [ "$used" -gt %d ]; then
@@ -151,7 +154,7 @@ files=$(ls "$c/blobs" 2>/dev/null | wc -l)
 before=$(du -sk "$c" | awk '{ print $1 }')
 if [ %d = 0 ]; then
 	find "$c/blobs/." ! -name . -prune -exec rm -rf -- {} +
-	find "$c/builds/." "$c/tmp/." ! -name . -prune -mtime +1 -exec rm -rf -- {} +
+	find "$c/builds/." "$c/tmp/." ! -name . -prune -mtime +1 -exec sh -c 'find "$@" -type d -exec chmod u+rwx {} + 2>/dev/null; rm -rf -- "$@"' sh {} +
 fi
 after=$(du -sk "$c" | awk '{ print $1 }')
 echo "$before $files $after"

@@ -9,8 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/farmbuild/farm/buildcontext"
 	"github.com/moby/patternmatcher"
 )
 
@@ -31,7 +33,9 @@ func contextTar(dir, containerfile string, excludes []string) (io.ReadCloser, st
 			return nil, "", err
 		}
 	}
-	pm, err := patternmatcher.New(excludes)
+	// Never the copies podman's bindings make of another build's --secret
+	// files in the same directory.
+	pm, err := patternmatcher.New(append(slices.Clone(excludes), buildcontext.SecretCopies))
 	if err != nil {
 		return nil, "", fmt.Errorf("ignore patterns: %w", err)
 	}

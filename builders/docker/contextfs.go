@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
+	"github.com/farmbuild/farm/buildcontext"
 	"github.com/tonistiigi/fsutil"
 	fstypes "github.com/tonistiigi/fsutil/types"
 )
@@ -28,12 +30,16 @@ const (
 // contextFS is the build context directory as the session offers it: what
 // the excludes match is left out before anything is listed, owners are
 // root, extended attributes are dropped (as in the tar farm sends
-// otherwise). Symlinks are sent as links, never followed.
+// otherwise), and so are the copies podman makes of another build's
+// secrets. Symlinks are sent as links, never followed.
 func contextFS(dir string, excludes []string) (fsutil.FS, error) {
 	root, err := fsutil.NewFS(dir)
 	if err != nil {
 		return nil, err
 	}
+	// The copies podman's bindings make of --secret files in the context
+	// directory (another build's, from the same directory) never go.
+	excludes = append(slices.Clone(excludes), buildcontext.SecretCopies)
 	filtered, err := fsutil.NewFilterFS(root, &fsutil.FilterOpt{ExcludePatterns: excludes, Map: asInTar})
 	if err != nil {
 		return nil, fmt.Errorf("ignore patterns: %w", err)

@@ -284,3 +284,23 @@ func TestBuildFallsBackToTheTarWithOneWarning(t *testing.T) {
 		t.Errorf("the tar must leave out what .dockerignore excludes: %v", f.files)
 	}
 }
+
+// TestNoOtherBuildsSecretCopies: the copies podman's bindings make of
+// another build's --secret files in the same context directory reach a
+// docker node neither through the session nor in the tar, whatever the
+// ignore rules.
+func TestNoOtherBuildsSecretCopies(t *testing.T) {
+	for _, session := range []bool{true, false} {
+		f := &fakeDocker{noSession: !session}
+		e := fakeEngine(t, f)
+		req := enginetest.Request(t, map[string]string{"app.txt": "app", "podman-build-secret-1234": "s3cr3t"}, enginetest.AMD64)
+		req.ClientID = strings.Repeat("cd", 32)
+		req.Excludes = []string{"nothing"}
+		if _, err := e.Build(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(f.files, "podman-build-secret-1234") || !slices.Contains(f.files, "app.txt") {
+			t.Errorf("session %v: another build's secret copy reached the node: %v", session, f.files)
+		}
+	}
+}
