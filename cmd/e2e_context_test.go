@@ -5,12 +5,10 @@ package cmd
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -23,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	units "github.com/docker/go-units"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/farmbuild/farm/buildcontext"
@@ -48,7 +47,7 @@ func contextHome(t *testing.T) {
 }
 
 // sentLine is the line a build logs about what it sent of the context.
-var sentLine = regexp.MustCompile(`sent the build context \((?:incremental: (\d+) of (\d+) files, [^)]*|gzip tar)\) for \d+ platform\(s\): ([0-9.]+)(B|KiB|MiB|GiB) in`)
+var sentLine = regexp.MustCompile(`sent the build context \((?:incremental: (\d+) of (\d+) files, [^)]*|gzip tar)\) for \d+ platform\(s\): ([0-9.]+(?:B|KiB|MiB|GiB)) in`)
 
 // sent is what a build said it sent of the context.
 type sent struct {
@@ -68,8 +67,11 @@ func parseSent(t *testing.T, errOut string) sent {
 	s.incremental = m[1] != ""
 	s.files, _ = strconv.Atoi(m[1])
 	s.of, _ = strconv.Atoi(m[2])
-	n, _ := strconv.ParseFloat(m[3], 64)
-	s.bytes = int64(n * float64(map[string]int64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[m[4]]))
+	n, err := units.RAMInBytes(m[3])
+	if err != nil {
+		t.Fatalf("size in %q: %v", m[0], err)
+	}
+	s.bytes = n
 	s.warnings = strings.Count(errOut, "warning: the context cache on")
 	return s
 }
@@ -99,25 +101,12 @@ func imageFiles(l ociLayout) map[string]string {
 	}
 	out := map[string]string{}
 	for _, layer := range man.Layers {
-		var r io.Reader = bytes.NewReader(l.blob(layer.Digest.String()))
-		if gz, err := gzip.NewReader(r); err == nil {
-			r = gz
-		}
-		tr := tar.NewReader(r)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				l.t.Fatal(err)
-			}
-			data, _ := io.ReadAll(tr)
+		readLayer(l.t, l.blob(layer.Digest.String()), func(h *tar.Header, data string) {
 			name := strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")
 			// podman 4 writes the file type into the mode, podman 5 not.
 			out[name] = fmt.Sprintf("type=%c mode=%o owner=%d:%d size=%d sha=%x link=%s mtime=%d",
-				h.Typeflag, h.Mode&0o7777, h.Uid, h.Gid, h.Size, sha256.Sum256(data), h.Linkname, h.ModTime.Unix())
-		}
+				h.Typeflag, h.Mode&0o7777, h.Uid, h.Gid, h.Size, sha256.Sum256([]byte(data)), h.Linkname, h.ModTime.Unix())
+		})
 	}
 	return out
 }
