@@ -121,10 +121,7 @@ func writeBakeMetadata(path string, order []string, outcomes map[string]farm.Bak
 		}
 		if res := o.Result; res != nil {
 			tm.Digest, tm.ImageName = res.Index.Digest, strings.Join(res.Index.References, ",")
-			for _, p := range res.Platforms {
-				tm.Platforms = append(tm.Platforms, platformMetadata{Platform: p.Platform, Node: p.Node, Emulated: p.Emulated,
-					ImageID: p.ImageID, Digest: p.Digest, Seconds: p.Duration.Seconds(), Attempts: p.Attempts, Error: p.Error})
-			}
+			tm.Platforms = platformsMetadata(res)
 		}
 		m[name] = tm
 	}

@@ -34,17 +34,24 @@ type indexMetadata struct {
 	References []string `json:"references"`
 }
 
-// writeMetadata writes the build's results, atomically.
-func writeMetadata(path string, res *farm.BuildResult, buildErr error) error {
-	m := buildMetadata{Success: buildErr == nil, ExitCode: ExitCode(buildErr), Missing: res.Missing, Platforms: []platformMetadata{}}
-	if buildErr != nil {
-		m.Error = OneLine(buildErr)
-	}
+// platformsMetadata describes each platform of a result (an empty, not a
+// nil, list when it has none).
+func platformsMetadata(res *farm.BuildResult) []platformMetadata {
+	out := []platformMetadata{}
 	for _, p := range res.Platforms {
-		m.Platforms = append(m.Platforms, platformMetadata{
+		out = append(out, platformMetadata{
 			Platform: p.Platform, Node: p.Node, Emulated: p.Emulated, ImageID: p.ImageID, Digest: p.Digest,
 			Seconds: p.Duration.Seconds(), Attempts: p.Attempts, Error: p.Error,
 		})
+	}
+	return out
+}
+
+// writeMetadata writes the build's results, atomically.
+func writeMetadata(path string, res *farm.BuildResult, buildErr error) error {
+	m := buildMetadata{Success: buildErr == nil, ExitCode: ExitCode(buildErr), Missing: res.Missing, Platforms: platformsMetadata(res)}
+	if buildErr != nil {
+		m.Error = OneLine(buildErr)
 	}
 	if res.Index.Digest != "" {
 		m.Index = &indexMetadata{Digest: res.Index.Digest, References: res.Index.References}
